@@ -1,0 +1,380 @@
+"""Fine-tune a transformers encoder into the extractive reader, with checkpoints that survive restarts.
+
+A run lives in one folder (default `~/.cache/citeqa/train/<run>`): the tokenised windows
+(built once), and `checkpoint.pt` holding model, optimizer, scheduler, RNG states and the
+position in the data, rewritten atomically every few minutes. `--resume` continues exactly
+from there; when the cache is gone, `warm_start` continues from exported weights and the
+step their config records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qa.datasets import QAExample, load_squad
+from qa.labelling import LabelledWindow, label_windows, normalise_answer_span
+
+CHECKPOINT_FILE = "checkpoint.pt"
+FEATURES_FILE = "features.pt"
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Every setting of a reader training run; stored with the checkpoint and in the exported config."""
+
+    base_model: str
+    train_files: tuple[str, ...]
+    run_dir: str
+    max_length: int = 256
+    stride: int = 128
+    batch_size: int = 32
+    learning_rate: float = 1.5e-4
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    epochs: float = 2.0
+    negative_ratio: float = 0.5
+    seed: int = 13
+    checkpoint_minutes: float = 10.0
+    max_steps: int | None = None
+    limit_questions: int | None = None
+
+    def data_key(self) -> str:
+        """Hash of what determines the tokenised windows, so a stale cache is never reused."""
+        parts = [self.base_model, str(self.max_length), str(self.stride), str(self.negative_ratio),
+                 str(self.seed), str(self.limit_questions)]
+        for name in self.train_files:
+            stat = Path(name).stat()
+            parts += [str(Path(name).resolve()), str(stat.st_size)]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class TrainingSample:
+    """A question paired with a context; `answer_span` is (-1, -1) for a negative pair."""
+
+    question: str
+    context: str
+    answer_span: tuple[int, int]
+
+
+def _contains_any(text: str, answers: tuple[str, ...]) -> bool:
+    lowered = text.lower()
+    return any(a.strip().lower() in lowered for a in answers if a.strip())
+
+
+def negative_contexts(examples: list[QAExample], ratio: float, seed: int) -> list[TrainingSample]:
+    """Pair a `ratio` share of questions with the most BM25-similar other paragraph of the same article
+    that does not contain any of their answers, labelled as unanswerable."""
+    import bm25s
+
+    rng = random.Random(seed)
+    chosen = [ex for ex in examples if ex.answers and rng.random() < ratio]
+    by_title: dict[str | None, list[str]] = {}
+    for ex in examples:
+        paragraphs = by_title.setdefault(ex.title, [])
+        if ex.context is not None and (not paragraphs or paragraphs[-1] != ex.context):
+            if ex.context not in paragraphs:
+                paragraphs.append(ex.context)
+    retrievers: dict[str | None, bm25s.BM25] = {}
+    negatives = []
+    for ex in chosen:
+        paragraphs = by_title[ex.title]
+        candidates = [i for i, p in enumerate(paragraphs) if p != ex.context and not _contains_any(p, ex.answers)]
+        if not candidates:
+            continue
+        if ex.title not in retrievers:
+            retriever = bm25s.BM25()
+            retriever.index(bm25s.tokenize(paragraphs, stopwords="en", show_progress=False), show_progress=False)
+            retrievers[ex.title] = retriever
+        scores = retrievers[ex.title].get_scores(bm25s.tokenize([ex.question], stopwords="en", show_progress=False, return_ids=False)[0])
+        best = max(candidates, key=lambda i: (scores[i], -i))
+        negatives.append(TrainingSample(ex.question, paragraphs[best], (-1, -1)))
+    return negatives
+
+
+def training_samples(config: TrainingConfig) -> list[TrainingSample]:
+    """Positive samples from every training file, then the same-article negatives."""
+    examples: list[QAExample] = []
+    for name in config.train_files:
+        examples.extend(load_squad(name))
+    if config.limit_questions is not None:
+        examples = examples[: config.limit_questions]
+    samples = []
+    for ex in examples:
+        if not ex.answers or ex.context is None:
+            continue
+        span = normalise_answer_span(ex.context, ex.answers[0], ex.answer_starts[0])
+        samples.append(TrainingSample(ex.question, ex.context, span))
+    return samples + negative_contexts(examples, config.negative_ratio, config.seed)
+
+
+def tokenise_samples(tokenizer, samples: list[TrainingSample], config: TrainingConfig, chunk: int = 2000) -> list[LabelledWindow]:
+    from tqdm.auto import tqdm
+
+    windows: list[LabelledWindow] = []
+    for begin in tqdm(range(0, len(samples), chunk), desc="tokenising", unit="chunk"):
+        part = samples[begin : begin + chunk]
+        labelled = label_windows(
+            tokenizer,
+            [s.question for s in part],
+            [s.context for s in part],
+            [s.answer_span for s in part],
+            max_length=config.max_length,
+            stride=config.stride,
+        )
+        for sample_windows in labelled:
+            windows.extend(sample_windows)
+    return windows
+
+
+def epoch_batches(lengths: list[int], batch_size: int, seed: int, epoch: int, pool: int = 50) -> list[list[int]]:
+    """Deterministic batches for one epoch: shuffle, sort pools of `pool` batches by length (less
+    padding), then shuffle the batch order. The same (seed, epoch) always gives the same batches."""
+    rng = random.Random(f"{seed}:{epoch}")
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches = []
+    span = batch_size * pool
+    for begin in range(0, len(order), span):
+        group = sorted(order[begin : begin + span], key=lambda i: lengths[i])
+        batches.extend(group[i : i + batch_size] for i in range(0, len(group), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(windows: list[LabelledWindow], indices: list[int], pad_id: int):
+    """Pad one batch to its longest window."""
+    import torch
+
+    longest = max(len(windows[i].input_ids) for i in indices)
+    ids = torch.full((len(indices), longest), pad_id, dtype=torch.long)
+    types = torch.zeros((len(indices), longest), dtype=torch.long)
+    mask = torch.zeros((len(indices), longest), dtype=torch.long)
+    for row, i in enumerate(indices):
+        n = len(windows[i].input_ids)
+        ids[row, :n] = torch.tensor(windows[i].input_ids)
+        types[row, :n] = torch.tensor(windows[i].token_type_ids)
+        mask[row, :n] = 1
+    starts = torch.tensor([windows[i].start_position for i in indices])
+    ends = torch.tensor([windows[i].end_position for i in indices])
+    return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask,
+            "start_positions": starts, "end_positions": ends}
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    import torch
+
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass
+class TrainingState:
+    """Where a run stands: the next batch to take is `batches[epoch][batch_in_epoch]`."""
+
+    global_step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    seconds: float = 0.0
+    losses: list[float] = field(default_factory=list)
+
+
+def load_windows(config: TrainingConfig, tokenizer) -> list[LabelledWindow]:
+    """Tokenised windows for the run, built once and cached in the run folder."""
+    import torch
+
+    run_dir = Path(config.run_dir)
+    cache = run_dir / FEATURES_FILE
+    key = config.data_key()
+    if cache.exists():
+        stored = torch.load(cache, weights_only=False)
+        if stored.get("key") == key:
+            return stored["windows"]
+    samples = training_samples(config)
+    windows = tokenise_samples(tokenizer, samples, config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_torch_save({"key": key, "windows": windows, "samples": len(samples)}, cache)
+    return windows
+
+
+def export_reader(model, tokenizer, out_dir: str | Path, citeqa_settings: dict) -> Path:
+    """Write a reader folder (fp16 safetensors, tokenizer, config with citeqa settings), atomically."""
+    import copy
+
+    import torch
+
+    out_dir = Path(out_dir)
+    tmp = out_dir.with_name(out_dir.name + ".tmp-export")
+    shutil.rmtree(tmp, ignore_errors=True)
+    half = copy.deepcopy(model).to(torch.float16)
+    half.config.citeqa = citeqa_settings
+    half.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    if out_dir.exists():
+        for keep in ("README.md",):
+            if (out_dir / keep).exists() and not (tmp / keep).exists():
+                shutil.copy2(out_dir / keep, tmp / keep)
+        old = out_dir.with_name(out_dir.name + ".old-export")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out_dir)
+    return out_dir
+
+
+def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: str | None = None,
+                 export_to: str | None = None, log=print) -> TrainingState:
+    """Run (or continue) training; returns the final state. Exports the reader when `export_to` is set."""
+    import torch
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
+
+    run_dir = Path(config.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint_path = run_dir / CHECKPOINT_FILE
+    checkpoint = None
+    if checkpoint_path.exists():
+        if not resume:
+            raise FileExistsError(f"{run_dir} already holds a checkpoint: pass --resume to continue it, or choose another --run")
+        checkpoint = torch.load(checkpoint_path, weights_only=False)
+        stored = checkpoint["config"]
+        if stored["data_key"] != config.data_key():
+            raise ValueError(f"the checkpoint in {run_dir} was made with other data or settings; start a new --run")
+
+    torch.manual_seed(config.seed)
+    tokenizer = AutoTokenizer.from_pretrained(warm_start or config.base_model)
+    model = AutoModelForQuestionAnswering.from_pretrained(warm_start or config.base_model, dtype=torch.float32)
+    model.train()
+    windows = load_windows(config, tokenizer)
+    lengths = [len(w.input_ids) for w in windows]
+    steps_per_epoch = math.ceil(len(windows) / config.batch_size)
+    total_steps = int(steps_per_epoch * config.epochs)
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+
+    no_decay = ("bias", "LayerNorm.weight", "layernorm", "norm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)], "weight_decay": config.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_fraction * total_steps), total_steps)
+    state = TrainingState()
+
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
+        state = TrainingState(**checkpoint["state"])
+        torch.set_rng_state(checkpoint["rng"]["torch"])
+        random.setstate(checkpoint["rng"]["python"])
+        np.random.set_state(checkpoint["rng"]["numpy"])
+        log(f"resumed {run_dir} at step {state.global_step}/{total_steps} (epoch {state.epoch}, batch {state.batch_in_epoch})")
+    elif warm_start is not None:
+        record = json.loads((Path(warm_start) / "config.json").read_text()).get("citeqa", {}).get("training", {})
+        step = int(record.get("global_step", 0))
+        for _ in range(step):
+            scheduler.step()
+        state.global_step = step
+        state.epoch, state.batch_in_epoch = divmod(step, steps_per_epoch)
+        state.seconds = float(record.get("seconds", 0.0))
+        log(f"warm start from {warm_start} at step {step}/{total_steps} (fresh optimizer moments)")
+
+    def save_checkpoint() -> None:
+        _atomic_torch_save({
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "state": asdict(state),
+            "rng": {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()},
+            "config": {**asdict(config), "data_key": config.data_key()},
+        }, checkpoint_path)
+
+    from tqdm.auto import tqdm
+
+    progress = tqdm(total=total_steps, initial=state.global_step, desc="training", unit="step")
+    last_save = time.monotonic()
+    started = time.monotonic() - state.seconds
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    while state.global_step < total_steps:
+        batches = epoch_batches(lengths, config.batch_size, config.seed, state.epoch)
+        while state.batch_in_epoch < len(batches) and state.global_step < total_steps:
+            batch = collate(windows, batches[state.batch_in_epoch], pad_id)
+            loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            state.global_step += 1
+            state.batch_in_epoch += 1
+            state.losses.append(round(float(loss), 4))
+            state.seconds = time.monotonic() - started
+            progress.update(1)
+            progress.set_postfix(loss=f"{np.mean(state.losses[-50:]):.3f}", epoch=state.epoch)
+            if time.monotonic() - last_save >= config.checkpoint_minutes * 60:
+                save_checkpoint()
+                last_save = time.monotonic()
+        if state.batch_in_epoch >= len(batches):
+            state.epoch += 1
+            state.batch_in_epoch = 0
+    progress.close()
+    save_checkpoint()
+    if export_to is not None:
+        model.eval()
+        export_reader(model, tokenizer, export_to, reader_settings(config, state))
+    return state
+
+
+def reader_settings(config: TrainingConfig, state: TrainingState, no_answer_threshold: float = 0.0) -> dict:
+    """The `citeqa` block of an exported reader's config.json."""
+    return {
+        "max_length": config.max_length,
+        "stride": config.stride,
+        "no_answer_threshold": no_answer_threshold,
+        "training": {
+            "base_model": Path(config.base_model).name if os.path.isdir(config.base_model) else config.base_model,
+            "train_files": [Path(f).name for f in config.train_files],
+            "global_step": state.global_step,
+            "epoch": state.epoch,
+            "seconds": round(state.seconds, 1),
+            "batch_size": config.batch_size,
+            "learning_rate": config.learning_rate,
+            "epochs": config.epochs,
+            "negative_ratio": config.negative_ratio,
+            "seed": config.seed,
+            "run": Path(config.run_dir).name,
+        },
+    }
+
+
+def export_checkpoint(run_dir: str | Path, out_dir: str | Path, no_answer_threshold: float | None = None) -> Path:
+    """Export a run's latest checkpoint as a reader folder (mid-run too)."""
+    import torch
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    checkpoint = torch.load(Path(run_dir) / CHECKPOINT_FILE, weights_only=False)
+    stored = {k: v for k, v in checkpoint["config"].items() if k != "data_key"}
+    stored["train_files"] = tuple(stored["train_files"])
+    config = TrainingConfig(**stored)
+    tokenizer = AutoTokenizer.from_pretrained(config.base_model)
+    model = AutoModelForQuestionAnswering.from_pretrained(config.base_model, dtype=torch.float32)
+    model.load_state_dict(checkpoint["model"])
+    model.eval()
+    state = TrainingState(**checkpoint["state"])
+    threshold = 0.0 if no_answer_threshold is None else no_answer_threshold
+    return export_reader(model, tokenizer, out_dir, reader_settings(config, state, threshold))
