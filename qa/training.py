@@ -45,7 +45,7 @@ class TrainingConfig:
     negative_ratio: float = 0.5
     seed: int = 13
     checkpoint_minutes: float = 10.0
-    max_steps: int | None = None
+    max_steps: int | None = None  # stop here (the schedule still spans `epochs`)
     limit_questions: int | None = None
 
     def data_key(self) -> str:
@@ -263,8 +263,9 @@ def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: st
     lengths = [len(w.input_ids) for w in windows]
     steps_per_epoch = math.ceil(len(windows) / config.batch_size)
     total_steps = int(steps_per_epoch * config.epochs)
-    if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
+    # max_steps stops early without changing the learning-rate schedule, so a run stopped there and
+    # resumed follows the same path as one never stopped.
+    stop_at = total_steps if config.max_steps is None else min(total_steps, config.max_steps)
 
     no_decay = ("bias", "LayerNorm.weight", "layernorm", "norm.weight")
     groups = [
@@ -287,6 +288,7 @@ def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: st
     elif warm_start is not None:
         record = json.loads((Path(warm_start) / "config.json").read_text()).get("citeqa", {}).get("training", {})
         step = int(record.get("global_step", 0))
+        optimizer.step()  # no gradients yet: only lets the scheduler advance without a warning
         for _ in range(step):
             scheduler.step()
         state.global_step = step
@@ -306,13 +308,13 @@ def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: st
 
     from tqdm.auto import tqdm
 
-    progress = tqdm(total=total_steps, initial=state.global_step, desc="training", unit="step")
+    progress = tqdm(total=stop_at, initial=state.global_step, desc="training", unit="step")
     last_save = time.monotonic()
     started = time.monotonic() - state.seconds
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    while state.global_step < total_steps:
+    while state.global_step < stop_at:
         batches = epoch_batches(lengths, config.batch_size, config.seed, state.epoch)
-        while state.batch_in_epoch < len(batches) and state.global_step < total_steps:
+        while state.batch_in_epoch < len(batches) and state.global_step < stop_at:
             batch = collate(windows, batches[state.batch_in_epoch], pad_id)
             loss = model(**batch).loss
             loss.backward()
@@ -322,7 +324,7 @@ def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: st
             optimizer.zero_grad(set_to_none=True)
             state.global_step += 1
             state.batch_in_epoch += 1
-            state.losses.append(round(float(loss), 4))
+            state.losses.append(round(loss.item(), 4))
             state.seconds = time.monotonic() - started
             progress.update(1)
             progress.set_postfix(loss=f"{np.mean(state.losses[-50:]):.3f}", epoch=state.epoch)

@@ -1,0 +1,470 @@
+"""The persisted index folder: vectors (FAISS), documents and chunks (SQLite), BM25, and a manifest.
+
+Layout: `DIR/CURRENT` names the live generation `DIR/gen-NNNNNN/`, which holds `manifest.json`,
+`vectors.faiss`, `chunks.sqlite` and `bm25/`. A write builds a complete new generation beside the
+live one, fsyncs it, then atomically replaces `CURRENT`; so a crash at any moment leaves the previous
+index whole, and readers never see a half-written state. Writers take `DIR/.lock` (one at a time).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from corpus.chunking import chunk_document
+from corpus.documents import Chunk, Document
+from embeddings.embedder import Embedder
+from embeddings.sparse import BM25Index
+from embeddings.store import FaissStore, VectorHits
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+VECTORS = "vectors.faiss"
+DATABASE = "chunks.sqlite"
+BM25_DIR = "bm25"
+CURRENT = "CURRENT"
+LOCK = ".lock"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, source TEXT NOT NULL,
+    url TEXT, page_starts TEXT NOT NULL, text TEXT NOT NULL, added REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS aliases (doc_id TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (doc_id, source));
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, chunk_id INTEGER NOT NULL,
+    start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+"""
+
+
+class IndexFileError(RuntimeError):
+    """Base of the errors about an index folder."""
+
+
+class IndexNotFoundError(IndexFileError):
+    """No index at the given folder."""
+
+
+class IndexCorruptError(IndexFileError):
+    """A file of the index is missing, truncated or damaged; the message names it and how to rebuild."""
+
+
+class IndexVersionError(IndexFileError):
+    """The index was written by another format version."""
+
+
+class IndexMismatchError(IndexFileError):
+    """The index was built with another embedding model (or chunker) than the one given."""
+
+
+class IndexLockedError(IndexFileError):
+    """Another process is writing to the index."""
+
+
+@dataclass(frozen=True)
+class ChunkingSettings:
+    max_words: int = 120
+    overlap_sentences: int = 1
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document's metadata as indexed; `sources` lists every file name its text came under."""
+
+    doc_id: str
+    title: str
+    date: str | None
+    source: str
+    url: str | None
+    page_starts: tuple[int, ...]
+    chunks: int
+    sources: tuple[str, ...]
+
+    def page_of(self, offset: int) -> int | None:
+        if not self.page_starts:
+            return None
+        return sum(1 for start in self.page_starts if start <= offset) or 1
+
+
+@dataclass(frozen=True)
+class UpdateReport:
+    """What one write did."""
+
+    added: tuple[str, ...]
+    duplicates: tuple[tuple[str, str], ...]
+    removed: tuple[str, ...]
+    chunks_embedded: int
+    seconds: float
+    changed: bool
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+    for path in [folder, *sorted(p for p in folder.rglob("*") if p.is_dir())]:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _data_files(generation: Path) -> list[Path]:
+    return sorted(p for p in generation.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def _rebuild_hint(root: Path) -> str:
+    return f"rebuild it with: citeqa index PATH... --index {root} --rebuild"
+
+
+def current_generation(root: Path) -> Path:
+    """The live generation folder of an index, read from `CURRENT`."""
+    pointer = root / CURRENT
+    if not pointer.is_file():
+        raise IndexNotFoundError(f"no citeqa index at {root} (missing {pointer.name}); build one with: citeqa index PATH --index {root}")
+    name = pointer.read_text(encoding="utf-8").strip()
+    generation = root / name
+    if not name.startswith("gen-") or not generation.is_dir():
+        raise IndexCorruptError(f"{pointer} names a missing generation {name!r}; {_rebuild_hint(root)}")
+    return generation
+
+
+def read_manifest(generation: Path, root: Path) -> dict:
+    path = generation / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise IndexCorruptError(f"cannot read {path}: {err}; {_rebuild_hint(root)}") from err
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexVersionError(
+            f"{root} is a citeqa index of format version {version}; this citeqa reads version {FORMAT_VERSION}. {_rebuild_hint(root)}"
+        )
+    return manifest
+
+
+def verify_checksums(generation: Path, manifest: dict, root: Path) -> None:
+    for relative, expected in manifest["files"].items():
+        path = generation / relative
+        if not path.is_file():
+            raise IndexCorruptError(f"index file {path} is missing; {_rebuild_hint(root)}")
+        if _sha256(path) != expected:
+            raise IndexCorruptError(f"index file {path} is damaged (checksum mismatch); {_rebuild_hint(root)}")
+
+
+class DocumentIndex:
+    """An opened, read-only generation of an index folder; safe to share between threads."""
+
+    def __init__(self, root: Path, generation: Path, manifest: dict, vectors: FaissStore, bm25: BM25Index):
+        self.root = root
+        self.generation = generation
+        self.manifest = manifest
+        self.vectors = vectors
+        self.bm25 = bm25
+        self._db = sqlite3.connect(f"file:{generation / DATABASE}?mode=ro", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, root: str | Path, *, embedder: Embedder | None = None, verify: bool = True) -> "DocumentIndex":
+        """Open the live generation; checks the format version, checksums and the embedding model."""
+        root = Path(root)
+        for attempt in range(3):
+            generation = current_generation(root)
+            try:
+                manifest = read_manifest(generation, root)
+                if verify:
+                    verify_checksums(generation, manifest, root)
+                vectors = FaissStore.load(generation / VECTORS)
+                bm25 = BM25Index.load(generation / BM25_DIR)
+                break
+            except (IndexCorruptError, FileNotFoundError, RuntimeError) as err:
+                if attempt < 2 and current_generation(root) != generation:
+                    continue  # a writer replaced the generation while we read it
+                if isinstance(err, IndexFileError):
+                    raise
+                raise IndexCorruptError(f"cannot load index {generation}: {err}; {_rebuild_hint(root)}") from err
+        index = cls(root, generation, manifest, vectors, bm25)
+        if embedder is not None:
+            index.check_embedder(embedder)
+        return index
+
+    def check_embedder(self, embedder: Embedder) -> None:
+        built_with = self.manifest["embedding_model"]
+        if built_with["name"] != embedder.name:
+            raise IndexMismatchError(
+                f"index {self.root} was built with embedding model {built_with['name']!r}, "
+                f"but {embedder.name!r} was given; use that model or rebuild the index"
+            )
+
+    @property
+    def chunking(self) -> ChunkingSettings:
+        return ChunkingSettings(**self.manifest["chunking"])
+
+    def __len__(self) -> int:
+        return int(self.manifest["counts"]["chunks"])
+
+    def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    def chunks(self, ids: list[int]) -> dict[int, Chunk]:
+        """Chunks by row id (the ids the vector store and BM25 return)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._query(f"SELECT id, doc_id, chunk_id, start, end, text FROM chunks WHERE id IN ({marks})", ids)
+        return {row[0]: Chunk(row[1], row[2], row[5], row[3], row[4]) for row in rows}
+
+    def documents(self, doc_ids: Iterable[str] | None = None) -> dict[str, StoredDocument]:
+        """Document metadata (no text), all of it or for the given ids, in insertion order."""
+        sql = ("SELECT d.doc_id, d.title, d.date, d.source, d.url, d.page_starts, "
+               "(SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.doc_id), "
+               "(SELECT group_concat(a.source, char(10)) FROM aliases a WHERE a.doc_id = d.doc_id) FROM documents d")
+        params: list = []
+        if doc_ids is not None:
+            doc_ids = list(doc_ids)
+            if not doc_ids:
+                return {}
+            sql += f" WHERE d.doc_id IN ({','.join('?' * len(doc_ids))})"
+            params = doc_ids
+        sql += " ORDER BY d.added, d.doc_id"
+        result = {}
+        for row in self._query(sql, params):
+            aliases = tuple(sorted(set((row[7] or "").split("\n")) - {""}))
+            result[row[0]] = StoredDocument(row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])), row[6], aliases)
+        return result
+
+    def document_text(self, doc_id: str) -> str:
+        rows = self._query("SELECT text FROM documents WHERE doc_id = ?", [doc_id])
+        if not rows:
+            raise KeyError(f"no document {doc_id!r} in {self.root}")
+        return rows[0][0]
+
+    def search_vectors(self, vectors: np.ndarray, k: int) -> VectorHits:
+        return self.vectors.search(vectors, k)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+@contextmanager
+def write_lock(root: Path, *, wait_seconds: float = 0.0) -> Iterator[None]:
+    """Hold the index's writer lock; waits up to `wait_seconds`, then fails with a clear message."""
+    root.mkdir(parents=True, exist_ok=True)
+    handle = open(root / LOCK, "a+")
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                handle.close()
+                raise IndexLockedError(f"index {root} is being written by {holder}; wait for it to finish and try again") from None
+            time.sleep(0.2)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    try:
+        yield
+    finally:
+        handle.truncate(0)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def _next_generation_name(root: Path) -> str:
+    numbers = [int(p.name[4:10]) for p in root.glob("gen-??????") if p.name[4:10].isdigit()]
+    return f"gen-{max(numbers, default=0) + 1:06d}"
+
+
+def _write_manifest(folder: Path, embedder_name: str, dimension: int, chunking: ChunkingSettings, counts: dict) -> dict:
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "embedding_model": {"name": embedder_name, "dimension": dimension},
+        "chunking": {"max_words": chunking.max_words, "overlap_sentences": chunking.overlap_sentences},
+        "vector_store": "faiss-flat-ip",
+        "counts": counts,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "files": {str(p.relative_to(folder)): _sha256(p) for p in _data_files(folder)},
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return manifest
+
+
+def update_index(
+    root: str | Path,
+    embedder: Embedder,
+    *,
+    add: Iterable[Document] = (),
+    remove: Iterable[str] = (),
+    chunking: ChunkingSettings | None = None,
+    rebuild: bool = False,
+    wait_seconds: float = 0.0,
+    progress: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> UpdateReport:
+    """Add and remove documents as one atomic write; only new chunks are embedded.
+
+    A new index uses `chunking` (default settings if None); an existing one keeps its own settings.
+    `rebuild` starts from empty instead of the live generation. Nothing changes when nothing would.
+    """
+    root = Path(root)
+    started = time.monotonic()
+    with write_lock(root, wait_seconds=wait_seconds):
+        for stale in root.glob("gen-*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
+        live: Path | None = None
+        if (root / CURRENT).exists() and not rebuild:
+            live = current_generation(root)
+            manifest = read_manifest(live, root)
+            verify_checksums(live, manifest, root)
+            if manifest["embedding_model"]["name"] != embedder.name:
+                raise IndexMismatchError(
+                    f"index {root} was built with embedding model {manifest['embedding_model']['name']!r}, "
+                    f"but {embedder.name!r} was given; use that model or pass --rebuild"
+                )
+            chunking = ChunkingSettings(**manifest["chunking"])
+        elif chunking is None:
+            chunking = ChunkingSettings()
+
+        tmp = root / (_next_generation_name(root) + ".tmp")
+        tmp.mkdir(parents=True)
+        try:
+            report, counts, dimension = _write_generation(live, tmp, embedder, list(add), list(remove), chunking, progress, on_progress)
+            if not report["changed"]:
+                shutil.rmtree(tmp)
+                return UpdateReport(**{**report, "seconds": time.monotonic() - started})
+            _write_manifest(tmp, embedder.name, dimension, chunking, counts)
+            _fsync_tree(tmp)
+            final = root / tmp.name[: -len(".tmp")]
+            os.replace(tmp, final)
+            pointer_tmp = root / (CURRENT + ".tmp")
+            pointer_tmp.write_text(final.name + "\n", encoding="utf-8")
+            with pointer_tmp.open("rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(pointer_tmp, root / CURRENT)
+            _fsync_tree_dir(root)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        for old in root.glob("gen-??????"):
+            if old != final:
+                shutil.rmtree(old, ignore_errors=True)
+        return UpdateReport(**{**report, "seconds": time.monotonic() - started})
+
+
+def _fsync_tree_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_generation(live, tmp, embedder, add, remove, chunking, progress, on_progress):
+    database = tmp / DATABASE
+    db = sqlite3.connect(database)
+    try:
+        if live is not None:
+            source = sqlite3.connect(f"file:{live / DATABASE}?mode=ro", uri=True)
+            source.backup(db)
+            source.close()
+            vectors = FaissStore.load(live / VECTORS)
+        else:
+            db.executescript(SCHEMA)
+            vectors = FaissStore(embedder.dimension)
+
+        removed = []
+        for doc_id in dict.fromkeys(remove):
+            ids = [row[0] for row in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+            if db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,)).rowcount:
+                removed.append(doc_id)
+            db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+            db.execute("DELETE FROM aliases WHERE doc_id = ?", (doc_id,))
+            vectors.remove(np.asarray(ids, dtype=np.int64))
+
+        known = {row[0] for row in db.execute("SELECT doc_id FROM documents")}
+        added, duplicates, new_chunks = [], [], []
+        alias_added = False
+        now = time.time()
+        for document in add:
+            if db.execute("INSERT OR IGNORE INTO aliases VALUES (?, ?)", (document.doc_id, document.source)).rowcount:
+                alias_added = True
+            if document.doc_id in known:
+                duplicates.append((document.source, document.doc_id))
+                continue
+            known.add(document.doc_id)
+            added.append(document.doc_id)
+            db.execute(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (document.doc_id, document.title, document.date, document.source, document.url,
+                 json.dumps(list(document.page_starts)), document.text, now + len(added) * 1e-6),
+            )
+            new_chunks.extend(chunk_document(document, max_words=chunking.max_words, overlap_sentences=chunking.overlap_sentences))
+
+        changed = bool(removed or added or alias_added)
+        if not changed:
+            return {"added": (), "duplicates": tuple(duplicates), "removed": (), "chunks_embedded": 0, "changed": False}, None, None
+
+        next_id = (db.execute("SELECT MAX(id) FROM chunks").fetchone()[0] or 0) + 1
+        ids = np.arange(next_id, next_id + len(new_chunks), dtype=np.int64)
+        db.executemany(
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
+            [(int(i), c.doc_id, c.chunk_id, c.start, c.end, c.text) for i, c in zip(ids, new_chunks)],
+        )
+        batch = 256
+        for begin in _progress_range(len(new_chunks), batch, progress):
+            part = new_chunks[begin : begin + batch]
+            vectors.add(ids[begin : begin + batch], embedder.encode([c.text for c in part]))
+            if on_progress is not None:
+                on_progress(min(begin + batch, len(new_chunks)), len(new_chunks))
+        db.commit()
+
+        rows = db.execute("SELECT id, text FROM chunks ORDER BY id").fetchall()
+        BM25Index.build([r[0] for r in rows], [r[1] for r in rows]).save(tmp / BM25_DIR)
+        vectors.save(tmp / VECTORS)
+        counts = {
+            "documents": db.execute("SELECT COUNT(*) FROM documents").fetchone()[0],
+            "chunks": len(rows),
+        }
+    finally:
+        db.close()
+    report = {"added": tuple(added), "duplicates": tuple(duplicates), "removed": tuple(removed),
+              "chunks_embedded": len(new_chunks), "changed": True}
+    return report, counts, vectors.dimension
+
+
+def _progress_range(total: int, step: int, show: bool):
+    starts = range(0, total, step)
+    if not show or total == 0:
+        return starts
+    from tqdm.auto import tqdm
+
+    return tqdm(starts, desc="embedding", unit="batch", total=len(starts))

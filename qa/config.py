@@ -1,0 +1,43 @@
+"""One place for every tunable; the CLI and the UI only translate their arguments into a `Config`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from qa.retrievers import RETRIEVAL_MODES
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of an `Assistant`. None means "the packaged default" for models and the index."""
+
+    embedding_model: str | None = None
+    reader_model: str | None = None
+    index_dir: str | None = None
+    k: int = 5
+    retrieval_mode: str = "hybrid"
+    rrf_k: int = 60
+    fusion_pool: int = 100
+    chunk_words: int = 120
+    chunk_overlap_sentences: int = 1
+    no_answer_threshold: float | None = None
+    max_answer_tokens: int = 30
+    spans_per_window: int = 5
+    reader_max_length: int | None = None
+    reader_stride: int | None = None
+    reader_batch_size: int = 16
+    max_windows_per_passage: int = 8
+    max_question_chars: int = 2000
+    alternatives: int = 3
+
+    def __post_init__(self) -> None:
+        if self.retrieval_mode not in RETRIEVAL_MODES:
+            raise ValueError(f"unknown retrieval mode {self.retrieval_mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")
+        for name in ("k", "rrf_k", "fusion_pool", "chunk_words", "max_answer_tokens", "spans_per_window",
+                     "reader_batch_size", "max_windows_per_passage", "max_question_chars"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+    def with_changes(self, **changes) -> "Config":
+        return replace(self, **changes)

@@ -1,0 +1,144 @@
+"""The assistant: retrieve passages, read spans, merge equal answers, cite every supporting passage."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from embeddings.embedder import Embedder
+from embeddings.index import DocumentIndex
+from qa.config import Config
+from qa.metrics import normalize_answer
+from qa.reader import ExtractiveReader, Reader
+from qa.retrievers import Retriever, make_retriever
+from qa.types import Answer, Citation, Passage, Span
+
+log = logging.getLogger(__name__)
+
+
+class EmptyQuestionError(ValueError):
+    """The question is empty or only whitespace."""
+
+    def __init__(self) -> None:
+        super().__init__("the question is empty: type a question about the documents")
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """Validate a question: reject empty ones; drop control characters; cut very long ones (with a warning)."""
+    if not isinstance(question, str):
+        raise TypeError(f"the question must be a string, got {type(question).__name__}")
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in question)
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise EmptyQuestionError()
+    if len(cleaned) > max_chars:
+        log.warning("question of %d characters cut to %d", len(cleaned), max_chars)
+        cleaned = cleaned[:max_chars].rsplit(" ", 1)[0] or cleaned[:max_chars]
+    return cleaned
+
+
+def citation_for(span: Span) -> Citation:
+    chunk, document = span.passage.chunk, span.passage.document
+    start = chunk.start + span.start
+    return Citation(
+        doc_id=chunk.doc_id, title=document.title, date=document.date, source=document.source,
+        passage=chunk.text, start=start, end=chunk.start + span.end, passage_start=chunk.start,
+        score=span.score, url=document.url, page=document.page_of(start),
+    )
+
+
+def passage_citation(passage: Passage) -> Citation:
+    """A citation of a whole passage with an empty answer span (used when abstaining)."""
+    chunk, document = passage.chunk, passage.document
+    return Citation(
+        doc_id=chunk.doc_id, title=document.title, date=document.date, source=document.source,
+        passage=chunk.text, start=chunk.start, end=chunk.start, passage_start=chunk.start,
+        score=passage.score, url=document.url, page=document.page_of(chunk.start),
+    )
+
+
+def merge_spans(
+    question: str,
+    spans: Sequence[Span],
+    passages: Sequence[Passage],
+    *,
+    threshold: float,
+    alternatives: int = 3,
+) -> Answer:
+    """Group spans by normalised text; each group is one answer citing each supporting passage once
+    (strongest first). The best group answers unless it scores below `threshold`."""
+    groups: dict[str, list[Span]] = {}
+    for span in sorted(spans, key=lambda s: -s.score):
+        key = normalize_answer(span.text) or span.text.strip()
+        if key:
+            groups.setdefault(key, []).append(span)
+    answers = []
+    for members in groups.values():
+        citations, seen = [], set()
+        for span in members:
+            where = (span.passage.chunk.doc_id, span.passage.chunk.chunk_id)
+            if where not in seen:
+                seen.add(where)
+                citations.append(citation_for(span))
+        answers.append(Answer(question, members[0].text, members[0].score, tuple(citations), threshold=threshold))
+    answers.sort(key=lambda a: -a.score)
+    if not answers or answers[0].score < threshold:
+        closest = tuple(passage_citation(p) for p in passages[:3])
+        best_score = answers[0].score if answers else float("-inf")
+        return Answer(question, None, best_score, closest, tuple(answers[:alternatives]), threshold)
+    best = answers[0]
+    return Answer(question, best.text, best.score, best.citations, tuple(answers[1 : 1 + alternatives]), threshold)
+
+
+class Assistant:
+    """Answers questions over one index; safe to share between threads (models load once)."""
+
+    def __init__(self, index: DocumentIndex, retriever: Retriever, reader: Reader, config: Config | None = None):
+        self.index = index
+        self.retriever = retriever
+        self.reader = reader
+        self.config = config if config is not None else Config()
+
+    @classmethod
+    def from_config(cls, config: Config | None = None, *, embedder: Embedder | None = None,
+                    reader: Reader | None = None) -> "Assistant":
+        """Build everything a config names: the embedder, the index (the bundled one if none), retriever, reader."""
+        from qa.defaults import default_index_dir
+
+        config = config if config is not None else Config()
+        embedder = embedder if embedder is not None else Embedder(config.embedding_model)
+        index_dir = config.index_dir if config.index_dir is not None else default_index_dir(embedder, config)
+        index = DocumentIndex.open(index_dir, embedder=embedder)
+        retriever = make_retriever(config.retrieval_mode, index, embedder, rrf_k=config.rrf_k, pool=config.fusion_pool)
+        if reader is None:
+            reader = ExtractiveReader(
+                config.reader_model, threshold=config.no_answer_threshold,
+                max_length=config.reader_max_length, stride=config.reader_stride,
+                max_answer_tokens=config.max_answer_tokens, batch_size=config.reader_batch_size,
+                max_windows_per_passage=config.max_windows_per_passage,
+            )
+        return cls(index, retriever, reader, config)
+
+    def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
+        k = self.config.k if k is None else k
+        return self.retriever.search(clean_question(question, self.config.max_question_chars), k)
+
+    def answer(self, question: str, *, k: int | None = None, threshold: float | None = None,
+               retrieval_query: str | None = None) -> Answer:
+        """Answer one question. `retrieval_query` (e.g. the question with its predecessor, for a
+        follow-up) is what the retriever searches for; the reader always reads `question`."""
+        question = clean_question(question, self.config.max_question_chars)
+        k = self.config.k if k is None else k
+        query = question if retrieval_query is None else clean_question(retrieval_query, self.config.max_question_chars)
+        passages = self.retriever.search(query, k)
+        spans = self.reader.read(question, passages, top_n=self.config.spans_per_window)
+        limit = self.reader.no_answer_threshold if threshold is None else threshold
+        return merge_spans(question, spans, passages, threshold=limit, alternatives=self.config.alternatives)
+
+    def answer_many(self, questions: Sequence[str], *, k: int | None = None, threads: int = 1) -> list[Answer]:
+        """Answers in the order of the questions."""
+        if threads <= 1:
+            return [self.answer(q, k=k) for q in questions]
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            return list(pool.map(lambda q: self.answer(q, k=k), questions))

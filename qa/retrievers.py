@@ -1,0 +1,100 @@
+"""Retrievers: dense (FAISS), sparse (BM25) and hybrid (reciprocal rank fusion), one `search` each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from embeddings.embedder import Embedder
+from embeddings.index import DocumentIndex
+from qa.types import Passage
+
+RETRIEVAL_MODES = ("hybrid", "dense", "bm25")
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    """Finds the k passages most likely to hold the answer, best first."""
+
+    def search(self, question: str, k: int) -> list[Passage]: ...
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = 60) -> list[tuple[int, float]]:
+    """Fuse ranked id lists by sum of 1 / (k + rank), rank from 1; ties keep first-seen order."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda pair: -pair[1])
+
+
+def passages_for(index: DocumentIndex, scored_ids: Sequence[tuple[int, float]]) -> list[Passage]:
+    """Turn (chunk id, score) pairs into ranked passages with their documents' metadata."""
+    chunks = index.chunks([i for i, _ in scored_ids])
+    documents = index.documents({c.doc_id for c in chunks.values()})
+    passages = []
+    for chunk_id, score in scored_ids:
+        chunk = chunks.get(chunk_id)
+        if chunk is None:
+            continue
+        passages.append(Passage(chunk=chunk, document=documents[chunk.doc_id], score=float(score), rank=len(passages) + 1))
+    return passages
+
+
+class DenseRetriever:
+    """Cosine similarity of the question's embedding to every chunk's (exact FAISS inner product)."""
+
+    def __init__(self, index: DocumentIndex, embedder: Embedder):
+        index.check_embedder(embedder)
+        self.index = index
+        self.embedder = embedder
+
+    def ranked_ids(self, question: str, k: int) -> list[tuple[int, float]]:
+        hits = self.index.search_vectors(self.embedder.encode([question]), k)
+        return [(int(i), float(s)) for i, s in zip(hits.ids[0], hits.scores[0]) if i >= 0]
+
+    def search(self, question: str, k: int) -> list[Passage]:
+        return passages_for(self.index, self.ranked_ids(question, k))
+
+
+class BM25Retriever:
+    """Keyword match (BM25 with stemming): strong on names and rare words."""
+
+    def __init__(self, index: DocumentIndex):
+        self.index = index
+
+    def ranked_ids(self, question: str, k: int) -> list[tuple[int, float]]:
+        return self.index.bm25.search(question, k)
+
+    def search(self, question: str, k: int) -> list[Passage]:
+        return passages_for(self.index, self.ranked_ids(question, k))
+
+
+class HybridRetriever:
+    """Reciprocal rank fusion of the dense and BM25 top `pool` lists (k = 60, as in Cormack et al. 2009)."""
+
+    def __init__(self, dense: DenseRetriever, sparse: BM25Retriever, *, rrf_k: int = 60, pool: int = 100):
+        self.dense = dense
+        self.sparse = sparse
+        self.rrf_k = rrf_k
+        self.pool = pool
+        self.index = dense.index
+
+    def search(self, question: str, k: int) -> list[Passage]:
+        pool = max(self.pool, k)
+        rankings = [
+            [i for i, _ in self.dense.ranked_ids(question, pool)],
+            [i for i, _ in self.sparse.ranked_ids(question, pool)],
+        ]
+        return passages_for(self.index, reciprocal_rank_fusion(rankings, self.rrf_k)[:k])
+
+
+def make_retriever(mode: str, index: DocumentIndex, embedder: Embedder, *, rrf_k: int = 60, pool: int = 100) -> Retriever:
+    """The retriever for a mode name: hybrid, dense or bm25."""
+    if mode == "dense":
+        return DenseRetriever(index, embedder)
+    if mode == "bm25":
+        return BM25Retriever(index)
+    if mode == "hybrid":
+        return HybridRetriever(DenseRetriever(index, embedder), BM25Retriever(index), rrf_k=rrf_k, pool=pool)
+    raise ValueError(f"unknown retrieval mode {mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")

@@ -1,0 +1,94 @@
+"""The plain records of the question-answering stage: passages in, answers with citations out."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from corpus.documents import Chunk
+from embeddings.index import StoredDocument
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its document's metadata; `rank` counts from 1."""
+
+    chunk: Chunk
+    document: StoredDocument
+    score: float
+    rank: int
+
+
+@dataclass(frozen=True)
+class Span:
+    """A candidate answer span inside `passage.chunk.text[start:end]`, scored by the reader.
+
+    `score` is the span's start+end logit minus its window's no-answer logit, so it is
+    comparable across windows and passages; above 0 the model prefers the span to "no answer".
+    """
+
+    text: str
+    score: float
+    passage: Passage
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where an answer comes from. `document text[start:end]` is the answer; `passage` is the chunk verbatim,
+    beginning at `passage_start` in the document."""
+
+    doc_id: str
+    title: str
+    date: str | None
+    source: str
+    passage: str
+    start: int
+    end: int
+    passage_start: int
+    score: float
+    url: str | None = None
+    page: int | None = None
+
+    @property
+    def answer_start_in_passage(self) -> int:
+        return self.start - self.passage_start
+
+    @property
+    def answer_end_in_passage(self) -> int:
+        return self.end - self.passage_start
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The assistant's reply: `text` is None when it abstains. `citations` support the answer, strongest first;
+    when it abstains they are the closest passages found (with start == end == passage_start)."""
+
+    question: str
+    text: str | None
+    score: float
+    citations: tuple[Citation, ...]
+    candidates: tuple["Answer", ...] = field(default=())
+    threshold: float = 0.0
+
+    @property
+    def abstained(self) -> bool:
+        return self.text is None
+
+    @property
+    def confidence(self) -> float:
+        """The score as a 0–1 figure (logistic of the margin over no-answer)."""
+        return 1.0 / (1.0 + math.exp(-max(min(self.score, 50.0), -50.0)))
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["confidence"] = round(self.confidence, 4)
+        return data
+
+    def __str__(self) -> str:
+        if self.text is None:
+            return "The documents don't say."
+        first = self.citations[0] if self.citations else None
+        where = f" — {first.title} ({first.date}), chars {first.start}–{first.end}" if first else ""
+        return f"{self.text} [{self.confidence:.0%}]{where}"

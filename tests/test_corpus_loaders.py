@@ -1,0 +1,423 @@
+"""Loading articles from every supported format, with the skip and duplicate reports."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from corpus import CorpusError, Document, FileSkipped, LoadReport, load_default_corpus, load_file, load_path
+from corpus.documents import document_id
+from corpus.loaders import default_corpus_dir
+
+BODY = "The council met on Monday. It approved the budget."
+
+
+def make_pdf(pages: list[str | None], title: str | None = None) -> bytes:
+    """A minimal valid PDF: one Helvetica text line per string page, a filled square (no text) per None."""
+    objects: list[bytes] = []  # object n is objects[n - 1]
+    n_pages = len(pages)
+    font_ref = 3 + 2 * n_pages
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(n_pages))
+    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
+    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {n_pages} >>".encode())
+    for index, text in enumerate(pages):
+        content = (
+            b"0 0 100 100 re f"
+            if text is None
+            else f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode("latin-1")
+        )
+        objects.append(
+            (
+                f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * index} 0 R "
+                f"/Resources << /Font << /F1 {font_ref} 0 R >> >> >>"
+            ).encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    if title is not None:
+        objects.append(f"<< /Title ({title}) >>".encode("latin-1"))
+
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    info = b" /Info %d 0 R" % len(objects) if title is not None else b""
+    out += b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, info, xref)
+    return bytes(out)
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_bytes(content)
+    return path
+
+
+def only(documents: list[Document]) -> Document:
+    assert len(documents) == 1
+    return documents[0]
+
+
+# --- the bundled seed articles ---------------------------------------------------------------------
+
+
+def test_seed_articles_load_with_date_and_first_sentence_title() -> None:
+    documents = load_default_corpus()
+    assert len(documents) == 2
+    names = sorted(path.name for path in default_corpus_dir().iterdir())
+    assert [document.source for document in documents] == names
+    for document in documents:
+        assert document.date == "2025-01-24"
+        assert not document.text.startswith(("date", " "))
+        assert document.doc_id == document_id(document.text)
+        assert len(document.title) <= 80
+        assert document.title.endswith("…")
+        assert document.text.startswith(document.title[:-1].rstrip())
+    assert documents[0].title.startswith("Allies of Donald Trump are annoyed that “First Buddy” Elon Musk")
+    assert documents[1].title.startswith("Billionaire DOGE director Elon Musk")
+
+
+def test_corpus_package_import_stays_light() -> None:
+    code = "import sys, corpus; print(any(m in sys.modules for m in ('torch', 'transformers', 'pypdf')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+# --- plain text and header metadata ------------------------------------------------------------------
+
+
+def test_header_lines_become_metadata_and_leave_the_body(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.txt",
+        " title Budget Approved\n source The Courier\n url https://example.com/a\n date 2024-03-05\n\n" + BODY + "\n",
+    )
+    document = only(load_file(path))
+    assert (document.title, document.source, document.url, document.date) == (
+        "Budget Approved",
+        "The Courier",
+        "https://example.com/a",
+        "2024-03-05",
+    )
+    assert document.text == BODY
+
+
+@pytest.mark.parametrize("spelling", ["2025-01-24", "2025/01/24", "January 24, 2025", "24 January 2025"])
+def test_header_dates_are_stored_as_iso(tmp_path: Path, spelling: str) -> None:
+    document = only(load_file(write(tmp_path / "a.txt", f" date {spelling}\n{BODY}")))
+    assert document.date == "2025-01-24"
+    assert document.text == BODY
+
+
+def test_body_may_start_on_the_date_line(tmp_path: Path) -> None:
+    document = only(load_file(write(tmp_path / "a.txt", f" date 2025-01-24 {BODY}\n")))
+    assert (document.date, document.text) == ("2025-01-24", BODY)
+
+
+def test_invalid_date_line_stays_in_the_body(tmp_path: Path) -> None:
+    document = only(load_file(write(tmp_path / "a.txt", f" date 2025-02-30\n{BODY}")))
+    assert document.date is None
+    assert document.text == f"date 2025-02-30\n{BODY}"
+
+
+def test_plain_text_defaults(tmp_path: Path) -> None:
+    document = only(load_file(write(tmp_path / "notes.txt", f"\n\n  {BODY}  \n\n")))
+    assert document.text == BODY
+    assert document.title == "The council met on Monday"
+    assert (document.date, document.url, document.source, document.page_starts) == (None, None, "notes.txt", ())
+
+
+def test_long_first_sentence_title_is_cut_at_a_word(tmp_path: Path) -> None:
+    sentence = " ".join(["word"] * 30) + "."
+    document = only(load_file(write(tmp_path / "a.txt", sentence)))
+    assert document.title == " ".join(["word"] * 16) + "…"  # 79 characters and the ellipsis
+    assert len(document.title) <= 80
+
+
+# --- Markdown ------------------------------------------------------------------------------------------
+
+
+def test_markdown_heading_is_the_title_and_stays_in_text(tmp_path: Path) -> None:
+    text = f"# Budget Approved\n\n{BODY}"
+    document = only(load_file(write(tmp_path / "a.md", text)))
+    assert document.title == "Budget Approved"
+    assert document.text == text
+
+
+def test_markdown_front_matter_is_metadata(tmp_path: Path) -> None:
+    text = f'---\ntitle: "Front Title"\ndate: 2024/03/05\ntags: [x]\n---\n# Heading\n\n{BODY}'
+    document = only(load_file(write(tmp_path / "a.md", text)))
+    assert (document.title, document.date) == ("Front Title", "2024-03-05")
+    assert document.text == f"# Heading\n\n{BODY}"
+
+
+# --- HTML ----------------------------------------------------------------------------------------------
+
+PAGE = """<!doctype html>
+<html><head><title>Budget &amp; Council</title>
+<meta property="article:published_time" content="2024-03-05T09:00:00Z">
+<style>p { color: red; }</style><script>var s = "<p>not text</p>";</script></head>
+<body><h1>The   Headline</h1>
+<p>Caf&eacute; owners &ldquo;welcomed&rdquo; it &mdash; said &lt;Ann&gt;.</p>
+<p>Line one<br>line two</p><noscript>Please enable JavaScript</noscript>
+<template><p>Hidden template</p></template><ul><li>First</li><li>Second</li></ul></body></html>
+"""
+
+
+def test_html_text_drops_markup_scripts_and_styles(tmp_path: Path) -> None:
+    document = only(load_file(write(tmp_path / "page.html", PAGE)))
+    assert document.title == "Budget & Council"
+    assert document.date == "2024-03-05"
+    assert document.text == (
+        "The Headline\n\nCafé owners “welcomed” it — said <Ann>.\n\nLine one\nline two\n\nFirst\n\nSecond"
+    )
+    for hidden in ("color", "not text", "JavaScript", "Hidden template", "<p>", "Budget"):
+        assert hidden not in document.text
+
+
+def test_html_title_falls_back_to_first_h1(tmp_path: Path) -> None:
+    page = "<html><body><h1>First Heading</h1><p>Text here.</p><h1>Second</h1></body></html>"
+    document = only(load_file(write(tmp_path / "page.htm", page)))
+    assert document.title == "First Heading"
+
+
+def test_html_without_text_is_skipped(tmp_path: Path) -> None:
+    write(tmp_path / "page.html", "<html><script>alert(1)</script><p> </p></html>")
+    report = load_path(tmp_path)
+    assert [(Path(s.path).name, s.reason) for s in report.skipped] == [("page.html", "empty")]
+
+
+# --- PDF -----------------------------------------------------------------------------------------------
+
+
+def test_pdf_fixture_has_a_text_layer(tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    path = write(tmp_path / "doc.pdf", make_pdf(["Hello PDF world."]))
+    assert PdfReader(path).pages[0].extract_text().strip() == "Hello PDF world."
+
+
+def test_pdf_pages_are_joined_with_page_starts(tmp_path: Path) -> None:
+    pages = ["First page text.", None, "Third page text."]
+    path = write(tmp_path / "doc.pdf", make_pdf(pages, title="Report Title"))
+    document = only(load_file(path))
+    assert document.text == "First page text.\n\nThird page text."
+    assert document.title == "Report Title"
+    third = document.text.index("Third")
+    assert document.page_starts[0] == 0
+    assert document.page_starts[2] == third
+    assert document.page_of(0) == 1
+    assert document.page_of(third) == 3
+    assert document.page_of(len(document.text) - 1) == 3
+
+
+def test_pdf_title_is_derived_without_metadata(tmp_path: Path) -> None:
+    document = only(load_file(write(tmp_path / "doc.pdf", make_pdf(["Short first sentence. More."]))))
+    assert document.title == "Short first sentence"
+
+
+def test_pdf_without_text_layer_is_skipped(tmp_path: Path) -> None:
+    path = write(tmp_path / "scan.pdf", make_pdf([None, None]))
+    with pytest.raises(FileSkipped) as caught:
+        load_file(path)
+    assert caught.value.reason == "no text layer (scanned PDF?)"
+    report = load_path(path)
+    assert report.documents == ()
+    assert [(s.path, s.reason) for s in report.skipped] == [(str(path), "no text layer (scanned PDF?)")]
+
+
+def test_corrupt_pdf_is_skipped(tmp_path: Path) -> None:
+    path = write(tmp_path / "broken.pdf", b"%PDF-1.4\nthis is not really a pdf\n")
+    report = load_path(path)
+    assert report.documents == ()
+    assert report.skipped[0].reason.startswith("unreadable PDF")
+
+
+# --- JSON and JSON Lines ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [{"text": BODY, "title": "T", "date": "March 5, 2024", "source": "Wire", "url": "https://e.com"}],
+        {"documents": [{"content": BODY, "title": "T", "date": "2024-03-05", "source": "Wire", "url": "https://e.com"}]},
+        {"body": BODY, "title": "T", "date": "2024/03/05", "source": "Wire", "url": "https://e.com"},
+    ],
+    ids=["list", "documents-key", "single-record"],
+)
+def test_json_shapes(tmp_path: Path, payload: object) -> None:
+    document = only(load_file(write(tmp_path / "data.json", json.dumps(payload))))
+    assert (document.text, document.title, document.date, document.source, document.url) == (
+        BODY,
+        "T",
+        "2024-03-05",
+        "Wire",
+        "https://e.com",
+    )
+
+
+def test_jsonl_records_and_bad_lines(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"text": "First article text."}),
+        "",
+        "{not json",
+        json.dumps({"title": "no text"}),
+        json.dumps(["not", "an", "object"]),
+        json.dumps({"content": "   "}),
+        json.dumps({"body": "Second article text.", "date": "not a date"}),
+    ]
+    path = write(tmp_path / "data.jsonl", "\n".join(lines) + "\n")
+    report = load_path(path)
+    assert [d.text for d in report.documents] == ["First article text.", "Second article text."]
+    assert [d.source for d in report.documents] == ["data.jsonl", "data.jsonl"]
+    assert report.documents[1].date is None
+    assert report.documents[0].title == "First article text"
+    assert [(s.path, s.reason.split(" (")[0]) for s in report.skipped] == [
+        (f"{path}:3", "invalid JSON"),
+        (f"{path}:4", "no text field"),
+        (f"{path}:5", "not a JSON object"),
+        (f"{path}:6", "empty"),
+    ]
+    assert report.origins == tuple((d.doc_id, f"{path}:{n}") for d, n in zip(report.documents, (1, 7)))
+    assert len(load_file(path)) == 2
+
+
+def test_invalid_json_file_is_skipped(tmp_path: Path) -> None:
+    write(tmp_path / "bad.json", "{oops")
+    write(tmp_path / "none.json", "[]")
+    report = load_path(tmp_path)
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert reasons["bad.json"].startswith("invalid JSON")
+    assert reasons["none.json"].startswith("empty")
+
+
+# --- encodings, binary and empty files -----------------------------------------------------------------
+
+TEXT = "Caf\u00e9 \u201cquoted\u201d \u2014 costs \u20ac5."
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xef\xbb\xbf" + f" date 2025-01-24\n{TEXT}".encode("utf-8"),
+        f" date 2025-01-24\n{TEXT}".encode("utf-16"),  # with BOM, native byte order
+        b"\xff\xfe" + f" date 2025-01-24\n{TEXT}".encode("utf-16-le"),
+        b"\xfe\xff" + f" date 2025-01-24\n{TEXT}".encode("utf-16-be"),
+        f" date 2025-01-24\r\n{TEXT}".encode("cp1252"),
+    ],
+    ids=["utf-8-bom", "utf-16", "utf-16-le", "utf-16-be", "cp1252"],
+)
+def test_encodings_are_detected(tmp_path: Path, data: bytes) -> None:
+    document = only(load_file(write(tmp_path / "a.txt", data)))
+    assert document.text == TEXT
+    assert document.date == "2025-01-24"
+
+
+def test_line_endings_are_normalised(tmp_path: Path) -> None:
+    document = only(load_file(write(tmp_path / "a.txt", b"One.\r\nTwo.\r\rThree.\r\n")))
+    assert document.text == "One.\nTwo.\n\nThree."
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00",
+        bytes(range(1, 32)) * 20,  # control characters, no NUL
+        b"text with a NUL\x00 inside",
+    ],
+    ids=["png", "control-chars", "nul"],
+)
+def test_binary_files_are_skipped(tmp_path: Path, data: bytes) -> None:
+    path = write(tmp_path / "blob.txt", data)
+    assert [(s.path, s.reason) for s in load_path(path).skipped] == [(str(path), "binary file")]
+
+
+@pytest.mark.parametrize("content", ["", "   \n\t\n  ", " date 2025-01-24\n\n"], ids=["empty", "blank", "header-only"])
+def test_empty_files_are_skipped(tmp_path: Path, content: str) -> None:
+    path = write(tmp_path / "a.txt", content)
+    report = load_path(path)
+    assert report.documents == ()
+    assert [(s.path, s.reason) for s in report.skipped] == [(str(path), "empty")]
+    with pytest.raises(FileSkipped, match="empty"):
+        load_file(path)
+
+
+def test_files_over_the_size_limit_are_skipped(tmp_path: Path) -> None:
+    path = write(tmp_path / "big.txt", "word " * 100)
+    report = load_path(path, max_bytes=100)
+    assert report.skipped[0].reason == "too large (500 bytes > 100 bytes limit)"
+    assert len(load_path(path).documents) == 1
+
+
+# --- folders, duplicates, errors -------------------------------------------------------------------------
+
+
+def test_same_text_under_two_names_is_one_document(tmp_path: Path) -> None:
+    first = write(tmp_path / "a.txt", BODY)
+    second = write(tmp_path / "b.md", "  " + BODY.upper().replace(" ", "\n") + "\n")
+    report = load_path(tmp_path)
+    assert len(report.documents) == 1
+    doc_id = report.documents[0].doc_id
+    assert report.duplicates == ((str(second), doc_id),)
+    assert report.path_of(doc_id) == str(first)
+
+
+def test_folders_recurse_in_sorted_order_and_report_skips(tmp_path: Path) -> None:
+    write(tmp_path / "z.txt", "Zed text.")
+    write(tmp_path / "a" / "b.txt", "Bee text.")
+    write(tmp_path / "a" / "a.md", "Ay text.")
+    write(tmp_path / "m" / "deep" / "x.json", json.dumps({"text": "Ex text."}))
+    write(tmp_path / "image.xyz", b"\x00\x01")
+    write(tmp_path / "README", "no extension")
+    write(tmp_path / ".hidden.txt", "Hidden text.")
+    write(tmp_path / ".git" / "c.txt", "Git text.")
+    report = load_path(tmp_path)
+    assert [d.text for d in report.documents] == ["Ay text.", "Bee text.", "Ex text.", "Zed text."]
+    assert [(Path(s.path).name, s.reason) for s in report.skipped] == [
+        ("README", "unsupported type (no extension)"),
+        ("image.xyz", "unsupported type .xyz"),
+    ]
+    assert report.duplicates == ()
+
+
+def test_paths_load_in_the_order_given(tmp_path: Path) -> None:
+    second = write(tmp_path / "b.txt", "Bee text.")
+    first = write(tmp_path / "a.txt", "Ay text.")
+    report = load_path(second, tmp_path, first)
+    assert [d.text for d in report.documents] == ["Bee text.", "Ay text."]
+    assert report.duplicates == ()  # the same file reached twice is not a duplicate
+
+
+def test_missing_path_raises_naming_it(tmp_path: Path) -> None:
+    write(tmp_path / "a.txt", BODY)
+    missing = tmp_path / "nope" / "gone.txt"
+    with pytest.raises(CorpusError, match="gone.txt") as caught:
+        load_path(tmp_path, missing)
+    assert isinstance(caught.value, ValueError)
+    with pytest.raises(CorpusError, match="gone.txt"):
+        load_file(missing)
+
+
+def test_load_file_refuses_folders_and_unsupported_types(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="folder"):
+        load_file(tmp_path)
+    with pytest.raises(FileSkipped) as caught:
+        load_file(write(tmp_path / "a.docx", b"PK"))
+    assert caught.value.reason == "unsupported type .docx"
+
+
+def test_report_is_frozen() -> None:
+    report = LoadReport(documents=())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.documents = ()  # type: ignore[misc]
+    assert (report.skipped, report.duplicates) == ((), ())

@@ -1,0 +1,118 @@
+"""The training loop end to end on a tiny model and a tiny SQuAD file: loss falls, checkpoints resume exactly."""
+
+import json
+
+import pytest
+import torch
+
+from qa.training import (
+    CHECKPOINT_FILE,
+    TrainingConfig,
+    epoch_batches,
+    export_checkpoint,
+    negative_contexts,
+    train_reader,
+)
+from qa.datasets import load_squad
+
+
+@pytest.fixture
+def squad_file(tmp_path):
+    paragraphs = []
+    facts = [
+        ("Abilene", "The data center is being built in Abilene, Texas.", "Where is the data center being built?"),
+        ("Oracle", "Oracle and SoftBank joined OpenAI in the venture.", "Which company joined OpenAI?"),
+        ("Tuesday", "The president spoke to reporters on Tuesday.", "When did the president speak?"),
+        ("$100 billion", "The initial investment is $100 billion.", "How large is the initial investment?"),
+    ]
+    for n, (answer, context, question) in enumerate(facts):
+        paragraphs.append({"context": context, "qas": [{"id": f"q{n}", "question": question,
+                                                          "answers": [{"text": answer, "answer_start": context.index(answer)}]}]})
+    data = {"version": "1.1", "data": [{"title": "Stargate", "paragraphs": paragraphs}]}
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.fixture
+def base_model(tiny_reader_dir):
+    return str(tiny_reader_dir)
+
+
+def make_config(squad_file, base_model, run_dir, **kw):
+    defaults = dict(base_model=base_model, train_files=(str(squad_file),), run_dir=str(run_dir), max_length=48,
+                    stride=16, batch_size=2, learning_rate=5e-3, epochs=30, negative_ratio=0.5, seed=1,
+                    checkpoint_minutes=1000)
+    defaults.update(kw)
+    return TrainingConfig(**defaults)
+
+
+def test_epoch_batches_deterministic_and_complete():
+    lengths = [5, 9, 3, 7, 1, 8, 2, 6, 4, 10, 11]
+    a = epoch_batches(lengths, 3, seed=1, epoch=0, pool=2)
+    assert a == epoch_batches(lengths, 3, seed=1, epoch=0, pool=2)
+    assert a != epoch_batches(lengths, 3, seed=1, epoch=1, pool=2)
+    assert sorted(i for batch in a for i in batch) == list(range(len(lengths)))
+    assert all(len(batch) <= 3 for batch in a)
+
+
+def test_negatives_come_from_the_same_article_and_lack_the_answer(squad_file):
+    examples = load_squad(squad_file)
+    negatives = negative_contexts(examples, ratio=1.0, seed=0)
+    assert len(negatives) == len(examples)
+    by_question = {ex.question: ex for ex in examples}
+    for negative in negatives:
+        example = by_question[negative.question]
+        assert negative.context != example.context
+        assert example.answers[0].lower() not in negative.context.lower()
+        assert negative.answer_span == (-1, -1)
+
+
+@pytest.fixture
+def one_thread():
+    """Single-threaded float reductions, so two runs of the same steps give bit-equal weights."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_loss_decreases_checkpoint_and_resume(tmp_path, squad_file, base_model, one_thread):
+    run_dir = tmp_path / "run"
+    config = make_config(squad_file, base_model, run_dir, max_steps=40)
+    state = train_reader(config, log=lambda *_: None)
+    assert state.global_step == 40
+    assert (run_dir / CHECKPOINT_FILE).exists()
+    first, last = sum(state.losses[:5]) / 5, sum(state.losses[-5:]) / 5
+    assert last < first
+
+    with pytest.raises(FileExistsError):
+        train_reader(config, log=lambda *_: None)
+
+    # Resume: an uninterrupted 44-step run and a 40 + 4 resumed run end with the same weights.
+    longer = make_config(squad_file, base_model, run_dir, max_steps=44)
+    resumed = train_reader(longer, resume=True, log=lambda *_: None)
+    assert resumed.global_step == 44
+    resumed_weights = torch.load(run_dir / CHECKPOINT_FILE, weights_only=False)
+
+    straight_dir = tmp_path / "straight"
+    straight = train_reader(make_config(squad_file, base_model, straight_dir, max_steps=44), log=lambda *_: None)
+    straight_weights = torch.load(straight_dir / CHECKPOINT_FILE, weights_only=False)
+    assert (straight.epoch, straight.batch_in_epoch) == (resumed.epoch, resumed.batch_in_epoch)
+    assert resumed_weights["optimizer"]["state"][0]["step"] == straight_weights["optimizer"]["state"][0]["step"]
+    for name, tensor in straight_weights["model"].items():
+        assert torch.equal(tensor, resumed_weights["model"][name]), name
+
+
+def test_export_and_warm_start(tmp_path, squad_file, base_model):
+    run_dir = tmp_path / "run"
+    train_reader(make_config(squad_file, base_model, run_dir, max_steps=6), log=lambda *_: None)
+    exported = export_checkpoint(run_dir, tmp_path / "reader", no_answer_threshold=1.5)
+    config = json.loads((exported / "config.json").read_text())
+    assert config["citeqa"]["no_answer_threshold"] == 1.5
+    assert config["citeqa"]["training"]["global_step"] == 6
+    assert (exported / "model.safetensors").exists() and (exported / "tokenizer.json").exists()
+
+    state = train_reader(make_config(squad_file, base_model, tmp_path / "fresh", max_steps=8),
+                         warm_start=str(exported), log=lambda *_: None)
+    assert state.global_step == 8
