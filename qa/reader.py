@@ -114,10 +114,11 @@ class ExtractiveReader:
         with self._tokenizer_lock:
             encoded = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
         offsets = encoded["offset_mapping"]
-        if len(offsets) <= self.max_question_tokens:
+        limit = min(self.max_question_tokens, (self.max_length - 3) // 2, self.max_length - self.stride - 4)
+        if len(offsets) <= limit:
             return question
-        log.warning("question of %d tokens cut to %d for the reader", len(offsets), self.max_question_tokens)
-        return question[: offsets[self.max_question_tokens - 1][1]]
+        log.warning("question of %d tokens cut to %d for the reader", len(offsets), limit)
+        return question[: offsets[limit - 1][1]]
 
     def read(self, question: str, passages: Sequence[Passage], top_n: int = 5) -> list[Span]:
         if not passages:

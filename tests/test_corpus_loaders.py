@@ -323,6 +323,12 @@ def test_encodings_are_detected(tmp_path: Path, data: bytes) -> None:
     assert document.date == "2025-01-24"
 
 
+def test_utf8_with_a_stray_byte_stays_utf8(tmp_path: Path) -> None:
+    data = TEXT.encode("utf-8") + b" Broken \xff byte."
+    document = only(load_file(write(tmp_path / "a.txt", data)))
+    assert document.text == TEXT + " Broken \ufffd byte."
+
+
 def test_line_endings_are_normalised(tmp_path: Path) -> None:
     document = only(load_file(write(tmp_path / "a.txt", b"One.\r\nTwo.\r\rThree.\r\n")))
     assert document.text == "One.\nTwo.\n\nThree."
@@ -421,3 +427,15 @@ def test_report_is_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         report.documents = ()  # type: ignore[misc]
     assert (report.skipped, report.duplicates) == ((), ())
+
+
+def test_html_hidden_elements_do_not_supply_the_title(tmp_path: Path) -> None:
+    page = "<body><svg><title>icon</title></svg><h1>Real &amp; Title</h1><p>Text.</p></body>"
+    document = only(load_file(write(tmp_path / "page.html", page)))
+    assert (document.title, document.text) == ("Real & Title", "Real & Title\n\nText.")
+
+
+def test_html_pre_keeps_its_whitespace(tmp_path: Path) -> None:
+    page = "<p>Code:</p><pre>def f():\n    return  1</pre><p>After   it.</p>"
+    document = only(load_file(write(tmp_path / "page.html", page)))
+    assert document.text == "Code:\n\ndef f():\n    return  1\n\nAfter it."

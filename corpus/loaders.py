@@ -1,0 +1,199 @@
+"""Files and folders of articles (.txt, .md, .html, .pdf, .json, .jsonl) into `Document`s, with a report of
+what was skipped and why, and which files repeated an article already loaded."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from corpus.decoding import decode_text
+from corpus.documents import Document, document_id
+from corpus.errors import CorpusError, FileSkipped
+from corpus.html_text import html_to_text
+from corpus.metadata import Metadata, derive_title, markdown_heading, merged, split_front_matter, split_header
+from corpus.pdf_text import read_pdf
+from corpus.records import json_records, jsonl_records
+
+# A Document holds its whole text in memory and chunk offsets index into it, so streaming a huge file
+# would not help; instead files over this size are skipped (and reported), which also guards against
+# pointing the loader at a dump or log by mistake. Raise `max_bytes` to load bigger files.
+DEFAULT_MAX_BYTES = 100_000_000
+
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+RECORD_SUFFIXES = frozenset({".json", ".jsonl"})
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES | {".pdf"}
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file (or one record of it, "data.jsonl:7") that gave no document, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What `load_path` found.
+
+    `duplicates` pairs the path of each file (or record) whose text repeats an article already loaded
+    with that article's doc_id; `origins` pairs each loaded doc_id with the path it was loaded from,
+    so both names of a duplicate can be shown.
+    """
+
+    documents: tuple[Document, ...]
+    skipped: tuple[SkippedFile, ...] = ()
+    duplicates: tuple[tuple[str, str], ...] = ()
+    origins: tuple[tuple[str, str], ...] = ()
+
+    def path_of(self, doc_id: str) -> str | None:
+        """The path the document `doc_id` was loaded from, or None if it was not loaded."""
+        return next((path for known, path in self.origins if known == doc_id), None)
+
+
+def load_file(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Document]:
+    """The documents in one file, by extension: one per text/Markdown/HTML/PDF file, one per JSON(L) record.
+
+    Raises CorpusError if the path does not exist or is a folder, and FileSkipped (a CorpusError, with a
+    `reason`) if the file yields nothing: unsupported type, binary, empty, too large, PDF without text...
+    JSON(L) records that cannot be read are left out here; `load_path` reports them. Duplicates are kept.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"no such file: {path}")
+    if path.is_dir():
+        raise CorpusError(f"{path} is a folder; use load_path for folders")
+    return [item for _, item in _read(path, max_bytes) if isinstance(item, Document)]
+
+
+def load_path(*paths: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> LoadReport:
+    """Load files and folders, in the order given; folders recursively, in sorted path order.
+
+    Hidden files and folders (name starting with ".") inside folders are ignored. The same text under
+    two names is loaded once; the second name goes to `duplicates`. Files over `max_bytes` are skipped.
+    Raises CorpusError naming the first path that does not exist, before loading anything.
+    """
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise CorpusError(f"no such file or folder: {path}")
+        files.extend(_files_under(path) if path.is_dir() else [path])
+
+    documents: list[Document] = []
+    skipped: list[SkippedFile] = []
+    duplicates: list[tuple[str, str]] = []
+    origins: list[tuple[str, str]] = []
+    loaded_ids: set[str] = set()
+    seen_files: set[Path] = set()
+    for file in files:
+        if file.resolve() in seen_files:
+            continue  # the same file reached twice, e.g. named and inside a named folder
+        seen_files.add(file.resolve())
+        try:
+            entries = _read(file, max_bytes)
+        except FileSkipped as skip:
+            skipped.append(SkippedFile(str(file), skip.reason))
+            continue
+        for label, item in entries:
+            if isinstance(item, str):
+                skipped.append(SkippedFile(label, item))
+            elif item.doc_id in loaded_ids:
+                duplicates.append((label, item.doc_id))
+            else:
+                loaded_ids.add(item.doc_id)
+                documents.append(item)
+                origins.append((item.doc_id, label))
+    return LoadReport(tuple(documents), tuple(skipped), tuple(duplicates), tuple(origins))
+
+
+def default_corpus_dir() -> Path:
+    """The folder of seed articles shipped inside the package."""
+    return Path(__file__).resolve().parent / "articles"
+
+
+def load_default_corpus() -> list[Document]:
+    """The bundled seed articles; raises CorpusError if any of them cannot be loaded (a packaging fault)."""
+    report = load_path(default_corpus_dir())
+    if report.skipped or not report.documents:
+        problems = "; ".join(f"{skip.path}: {skip.reason}" for skip in report.skipped) or "no articles"
+        raise CorpusError(f"bundled corpus in {default_corpus_dir()} is broken: {problems}")
+    return list(report.documents)
+
+
+def _files_under(folder: Path) -> list[Path]:
+    found: list[Path] = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = [name for name in dirs if not name.startswith(".")]
+        found.extend(Path(root, name) for name in names if not name.startswith("."))
+    return sorted(found, key=lambda path: path.relative_to(folder).parts)
+
+
+def _read(path: Path, max_bytes: int) -> list[tuple[str, Document | str]]:
+    """(label, document or reason it was skipped) for each article in `path`; FileSkipped for the whole file."""
+    try:
+        return _read_entries(path, max_bytes)
+    except FileSkipped as skip:
+        raise FileSkipped(skip.reason, str(path)) from None
+    except OSError as err:
+        raise FileSkipped(f"unreadable ({err.strerror or err})", str(path)) from None
+
+
+def _read_entries(path: Path, max_bytes: int) -> list[tuple[str, Document | str]]:
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise FileSkipped(f"unsupported type {suffix or '(no extension)'}")
+    if not path.is_file():
+        raise FileSkipped("not a regular file")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise FileSkipped(f"too large ({_size(size)} > {_size(max_bytes)} limit)")
+    if suffix == ".pdf":
+        pdf = read_pdf(path)
+        return [(str(path), _document(pdf.text, Metadata(title=pdf.title), path, pdf.page_starts))]
+
+    text = decode_text(path.read_bytes())
+    if not text.strip():
+        raise FileSkipped("empty")
+    if suffix in RECORD_SUFFIXES:
+        records = json_records(text) if suffix == ".json" else jsonl_records(text)
+        entries: list[tuple[str, Document | str]] = []
+        for record in records:
+            label = f"{path}{record.label}"
+            if record.problem is not None:
+                entries.append((label, record.problem))
+            else:
+                metadata = Metadata(record.title, record.date, record.source, record.url)
+                entries.append((label, _document(record.text, metadata, path)))
+        return entries
+    if suffix in HTML_SUFFIXES:
+        page = html_to_text(text)
+        return [(str(path), _document(page.text, Metadata(page.title, page.date, None, page.url), path))]
+    if suffix == ".txt":
+        metadata, body = split_header(text)
+    else:
+        front, body = split_front_matter(text)
+        metadata, body = split_header(body)
+        metadata = merged(merged(front, metadata), Metadata(title=markdown_heading(body)))
+    return [(str(path), _document(body, metadata, path))]
+
+
+def _document(text: str, metadata: Metadata, path: Path, page_starts: tuple[int, ...] = ()) -> Document:
+    text = text.strip()
+    if not text:
+        raise FileSkipped("empty")
+    return Document(
+        doc_id=document_id(text),
+        title=derive_title(text) if metadata.title is None else metadata.title,
+        date=metadata.date,
+        source=path.name if metadata.source is None else metadata.source,
+        text=text,
+        url=metadata.url,
+        page_starts=page_starts,
+    )
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 1_000_000:.1f} MB" if n_bytes >= 100_000 else f"{n_bytes} bytes"

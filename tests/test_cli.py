@@ -1,0 +1,77 @@
+"""The `citeqa` command line on real files: index, ask, info, and its error handling."""
+
+import json
+
+import pytest
+
+from qa.cli import main
+
+
+@pytest.fixture
+def folder(tmp_path):
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "a.txt").write_text(" date 2024-05-01\nThe volcano erupted on Tuesday near Grindavik. Lava reached the road.", encoding="utf-8")
+    (docs / "sub" / "b.md").write_text("# Chess\n\nThe challenger won the final game with the black pieces.", encoding="utf-8")
+    (docs / "c.html").write_text("<html><head><title>Prize</title><script>alert(1)</script></head><body><p>The prize fund was two million euros.</p></body></html>", encoding="utf-8")
+    (docs / "d.bin").write_bytes(b"\x00\x01\x02binary")
+    return docs
+
+
+def test_index_ask_info_remove(folder, tmp_path, tiny_reader_dir, capsys):
+    index = str(tmp_path / "idx")
+    assert main(["index", str(folder), "--index", index, "--chunk-words", "30"]) == 0
+    out, err = capsys.readouterr()
+    assert "added 3 documents" in out and "d.bin" in err
+
+    assert main(["info", "--index", index, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["documents"] == 3 and info["chunking"]["max_words"] == 30
+    titles = {d["title"] for d in info["document_list"]}
+    assert "Prize" in titles and "Chess" in titles
+
+    assert main(["ask", "Where did the volcano erupt?", "--index", index, "--reader", str(tiny_reader_dir),
+                 "--threshold", "-1000", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["text"] and answer["citations"][0]["title"]
+
+    assert main(["ask", "Where did the volcano erupt?", "--index", index, "--reader", str(tiny_reader_dir),
+                 "--threshold", "1000"]) == 0
+    assert "The documents don't say" in capsys.readouterr().out
+
+    victim = next(d["doc_id"] for d in info["document_list"] if d["title"] == "Prize")
+    assert main(["index", "--index", index, "--remove", victim]) == 0
+    capsys.readouterr()
+    assert main(["info", "--index", index, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"] == 2
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["index", "/no/such/place", "--index", "IDX"], "no such file or folder"),
+        (["index", "--index", "IDX"], "nothing to do"),
+        (["ask", "   ", "--index", "IDX"], "no citeqa index"),
+        (["info", "--index", "IDX"], "no citeqa index"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(argv, message, tmp_path, capsys):
+    argv = [a.replace("IDX", str(tmp_path / "missing-index")) for a in argv]
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_folder_with_nothing_readable_fails_and_leaves_index_alone(tmp_path, capsys):
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "x.bin").write_bytes(b"\x00\x00\x00")
+    index = tmp_path / "idx"
+    assert main(["index", str(junk), "--index", str(index)]) == 2
+    assert "nothing could be indexed" in capsys.readouterr().err
+    assert not index.exists()
+
+
+def test_empty_question_is_an_error(built_index, tiny_reader_dir, capsys):
+    assert main(["ask", " ", "--index", str(built_index), "--reader", str(tiny_reader_dir)]) != 0
+    assert "question is empty" in capsys.readouterr().err
