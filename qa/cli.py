@@ -11,6 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from qa.eval_cli import add_eval, run_eval  # noqa: E402  (argparse only; heavy imports stay lazy)
+
 DEFAULT_RUNS = Path(os.environ.get("CITEQA_CACHE", Path.home() / ".cache" / "citeqa")) / "train"
 
 
@@ -262,6 +264,25 @@ def run_info(args) -> int:
     return 0
 
 
+def add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="open the chat in the browser (Gradio)")
+    p.add_argument("--host", default=None, help="address to listen on (default $GRADIO_SERVER_NAME or 127.0.0.1)")
+    p.add_argument("--port", type=_positive_int, default=None, help="port (default $GRADIO_SERVER_PORT or 7860)")
+    p.add_argument("--index", default=None, metavar="DIR", help="index folder (default: the bundled articles)")
+
+
+def run_serve(args) -> int:
+    import ui  # the chat is the top layer; the CLI only starts it
+
+    argv = ["--index", args.index] if args.index else []
+    if args.host is not None:
+        argv += ["--host", args.host]
+    if args.port is not None:
+        argv += ["--port", str(args.port)]
+    ui.main(argv)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="citeqa", description="Extractive question answering over your articles, with citations.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -269,11 +290,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_index(sub)
     add_ask(sub)
     add_info(sub)
+    add_eval(sub)
+    add_serve(sub)
     add_train_reader(sub)
     return parser
 
 
-COMMANDS = {"index": run_index, "ask": run_ask, "info": run_info, "train-reader": run_train_reader}
+COMMANDS = {"index": run_index, "ask": run_ask, "info": run_info, "eval": run_eval, "serve": run_serve,
+            "train-reader": run_train_reader}
 
 
 def main(argv: list[str] | None = None) -> int:
