@@ -24,13 +24,7 @@ class Document:
 
     def page_of(self, offset: int) -> int | None:
         """1-based page holding character `offset`, or None for documents without pages."""
-        if not self.page_starts:
-            return None
-        page = 0
-        for number, start in enumerate(self.page_starts):
-            if start <= offset:
-                page = number
-        return page + 1
+        return page_number(self.page_starts, offset)
 
 
 @dataclass(frozen=True)
@@ -52,3 +46,10 @@ def normalise_for_id(text: str) -> str:
 def document_id(text: str) -> str:
     """Stable id of a document's text: 16 hex digits of the SHA-256 of its normalised form."""
     return hashlib.sha256(normalise_for_id(text).encode("utf-8")).hexdigest()[:16]
+
+
+def page_number(page_starts: tuple[int, ...], offset: int) -> int | None:
+    """1-based page of character `offset` given each page's start offset; None when there are no pages."""
+    if not page_starts:
+        return None
+    return max(1, sum(1 for start in page_starts if start <= offset))

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from corpus.chunking import chunk_document
-from corpus.documents import Chunk, Document
+from corpus.documents import Chunk, Document, page_number
 from embeddings.embedder import Embedder
 from embeddings.sparse import BM25Index
 from embeddings.store import FaissStore, VectorHits
@@ -93,9 +93,7 @@ class StoredDocument:
     sources: tuple[str, ...]
 
     def page_of(self, offset: int) -> int | None:
-        if not self.page_starts:
-            return None
-        return sum(1 for start in self.page_starts if start <= offset) or 1
+        return page_number(self.page_starts, offset)
 
 
 @dataclass(frozen=True)
