@@ -84,6 +84,29 @@ def run_train_reader(args) -> int:
     return 0
 
 
+def add_export_reader(sub) -> None:
+    p = sub.add_parser("export-reader", help="write a training run's latest checkpoint as a reader folder (fp16)")
+    p.add_argument("--run", default="reader", help="run name under ~/.cache/citeqa/train")
+    p.add_argument("--run-dir", default=None, help="explicit run folder (overrides --run)")
+    p.add_argument("--out", default="qa/models/reader", help="reader folder to write (replaced atomically)")
+    p.add_argument("--threshold", type=float, default=None, help="no-answer threshold to store (default: keep the one in --out, else 0)")
+
+
+def run_export_reader(args) -> int:
+    from qa.reader import reader_settings
+    from qa.training import export_checkpoint
+
+    run_dir = Path(args.run_dir) if args.run_dir else DEFAULT_RUNS / args.run
+    if not (run_dir / "checkpoint.pt").is_file():
+        raise UsageError(f"no checkpoint in {run_dir}")
+    threshold = args.threshold
+    if threshold is None:
+        threshold = float(reader_settings(Path(args.out)).get("no_answer_threshold", 0.0))
+    out = export_checkpoint(run_dir, args.out, no_answer_threshold=threshold)
+    print(f"exported {run_dir} to {out} (no-answer threshold {threshold})")
+    return 0
+
+
 class UsageError(ValueError):
     """A bad command-line value; printed as one line, exit status 2."""
 
@@ -293,11 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval(sub)
     add_serve(sub)
     add_train_reader(sub)
+    add_export_reader(sub)
     return parser
 
 
 COMMANDS = {"index": run_index, "ask": run_ask, "info": run_info, "eval": run_eval, "serve": run_serve,
-            "train-reader": run_train_reader}
+            "train-reader": run_train_reader, "export-reader": run_export_reader}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,12 +1,107 @@
-"""`citeqa eval`: flags in, an evaluation run out (see qa/evaluation.py)."""
+"""`citeqa eval`: flags in, an evaluation run out (see qa/evaluation.py and qa/eval_report.py)."""
 
 from __future__ import annotations
 
+import argparse
+
+DESCRIPTION = """\
+Score the assistant against a question set: exact match and F1 (official SQuAD rules), HasAns/NoAns
+when some questions are unanswerable, retrieval recall@1/5/k and MRR, latency, the best abstention
+threshold, a risk-coverage curve, and whether each miss was retrieval's or the reader's.
+
+Question sets: SQuAD JSON (v1.1/v2.0), JSONL or CSV with the columns id, question, answers (a list;
+empty = unanswerable) and optional context, title.
+
+Open mode (default) runs every question through retrieval and the reader: against --index DIR, else
+for a SQuAD JSON file an index of the file's own paragraphs (built once into the cache), else the
+bundled articles. --reader-only reads each question against its own paragraph instead.
+
+examples:
+  citeqa eval ../shared/qa-data/squad-v1.1/dev-v1.1.json --reader-only
+  citeqa eval ../shared/qa-data/squad-v1.1/dev-v1.1.json --mode bm25 --k 10 --report bm25.json --html bm25.html
+  citeqa eval my-questions.jsonl --index my-index --predictions predictions.json
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
 
 def add_eval(sub) -> None:
-    p = sub.add_parser("eval", help="score the assistant against a question set (SQuAD JSON, JSONL, CSV)")
-    p.add_argument("questions", help="question set file")
+    p = sub.add_parser("eval", help="score the assistant against a question set (SQuAD JSON, JSONL, CSV)",
+                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("questions", help="question set file: .json (SQuAD v1.1/v2.0), .jsonl or .csv")
+    p.add_argument("--reader-only", action="store_true", help="read each question against its own paragraph (no retrieval)")
+    p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid", help="retrieval (default hybrid)")
+    p.add_argument("--k", type=_positive_int, default=5, help="passages the reader reads per question (default 5)")
+    p.add_argument("--limit", type=_positive_int, default=None, metavar="N", help="only the first N questions, in file order")
+    p.add_argument("--reader", default=None, metavar="DIR", help="transformers question-answering model folder (default: the shipped reader)")
+    p.add_argument("--threshold", type=float, default=None, help="abstain below this score (default: the reader's calibrated threshold; --threshold=-inf never abstains)")
+    p.add_argument("--index", default=None, metavar="DIR", help="index folder to search (open mode)")
+    p.add_argument("--embedding-model", default=None, metavar="DIR", help="sentence-transformers model folder (default: packaged all-MiniLM-L6-v2)")
+    p.add_argument("--predictions", default=None, metavar="FILE", help='write {id: answer} ("" = abstained) for the official scripts')
+    p.add_argument("--report", default=None, metavar="FILE.json", help="write every figure, settings and versions as JSON")
+    p.add_argument("--html", default=None, metavar="FILE", help="write a self-contained HTML report")
+    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+                   help="CPU threads for the models (default: torch's choice); latency depends on it")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def command_line(args) -> str:
+    """The run as one reproducible `citeqa eval` command (recorded in the report)."""
+    import shlex
+
+    words = ["citeqa", "eval", args.questions]
+    if args.reader_only:
+        words.append("--reader-only")
+    else:
+        words += ["--mode", args.mode, "--k", str(args.k)]
+    if args.threshold is not None:
+        words.append(f"--threshold={args.threshold}")  # "=": a value such as -inf would read as a flag
+    for flag, value in (("--limit", args.limit), ("--reader", args.reader), ("--index", args.index),
+                        ("--embedding-model", args.embedding_model), ("--threads", args.threads)):
+        if value is not None:
+            words += [flag, str(value)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def run_eval(args) -> int:
-    raise NotImplementedError("citeqa eval is not built yet")
+    from pathlib import Path
+
+    from qa.cli import UsageError
+    from qa.eval_report import format_table, write_html
+    from qa.evaluation import EvalOptions, evaluate, write_json
+
+    if not Path(args.questions).is_file():
+        raise UsageError(f"question set not found: {args.questions}")
+    if args.reader_only and args.index is not None:
+        raise UsageError("--reader-only reads each question's own paragraph: it takes no --index")
+    if args.reader is not None and not Path(args.reader).is_dir():
+        raise UsageError(f"reader folder not found: {args.reader}")
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    options = EvalOptions(
+        questions=args.questions, reader_only=args.reader_only, retrieval_mode=args.mode, k=args.k,
+        limit=args.limit, reader=args.reader, threshold=args.threshold, index=args.index,
+        embedding_model=args.embedding_model,
+    )
+    run = evaluate(options, progress=not args.no_progress, command=command_line(args))
+    print(format_table(run.report))
+    if args.predictions:
+        write_json(args.predictions, run.predictions)
+        print(f"predictions: {args.predictions}")
+    if args.report:
+        write_json(args.report, run.report)
+        print(f"report: {args.report}")
+    if args.html:
+        write_html(args.html, run.report, run.results)
+        print(f"html: {args.html}")
+    return 0

@@ -91,6 +91,16 @@ def merge_spans(
     return Answer(question, best.text, best.score, best.citations, tuple(answers[1 : 1 + alternatives]), threshold)
 
 
+def reader_from_config(config: Config) -> ExtractiveReader:
+    """The extractive reader a config names, with its window and threshold settings."""
+    return ExtractiveReader(
+        config.reader_model, threshold=config.no_answer_threshold,
+        max_length=config.reader_max_length, stride=config.reader_stride,
+        max_answer_tokens=config.max_answer_tokens, batch_size=config.reader_batch_size,
+        max_windows_per_passage=config.max_windows_per_passage,
+    )
+
+
 class Assistant:
     """Answers questions over one index; safe to share between threads (models load once)."""
 
@@ -112,12 +122,7 @@ class Assistant:
         index = DocumentIndex.open(index_dir, embedder=embedder)
         retriever = make_retriever(config.retrieval_mode, index, embedder, rrf_k=config.rrf_k, pool=config.fusion_pool)
         if reader is None:
-            reader = ExtractiveReader(
-                config.reader_model, threshold=config.no_answer_threshold,
-                max_length=config.reader_max_length, stride=config.reader_stride,
-                max_answer_tokens=config.max_answer_tokens, batch_size=config.reader_batch_size,
-                max_windows_per_passage=config.max_windows_per_passage,
-            )
+            reader = reader_from_config(config)
         return cls(index, retriever, reader, config)
 
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
@@ -132,6 +137,13 @@ class Assistant:
         k = self.config.k if k is None else k
         query = question if retrieval_query is None else clean_question(retrieval_query, self.config.max_question_chars)
         passages = self.retriever.search(query, k)
+        return self.answer_from_passages(question, passages, threshold=threshold)
+
+    def answer_from_passages(self, question: str, passages: Sequence[Passage], *,
+                             threshold: float | None = None) -> Answer:
+        """Read the given passages (already retrieved, or a question's own paragraph) and merge the spans
+        into a cited answer: `answer` without the retrieval step."""
+        question = clean_question(question, self.config.max_question_chars)
         spans = self.reader.read(question, passages, top_n=self.config.spans_per_window)
         limit = self.reader.no_answer_threshold if threshold is None else threshold
         return merge_spans(question, spans, passages, threshold=limit, alternatives=self.config.alternatives)

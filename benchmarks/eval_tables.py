@@ -1,0 +1,123 @@
+"""The measured tables of benchmarks/README.md, rendered as Markdown from the reports that
+benchmarks/run_eval.py and benchmarks/index_speed.py wrote (missing rows print as "to be measured").
+
+    python benchmarks/eval_tables.py [--results benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run_eval import DEPTHS, MODES  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+TODO = "to be measured"
+
+
+def _load(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _f(value, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _threshold(report: dict) -> str:
+    value = report.get("threshold")
+    return "none" if value is None else f"{value:.2f}"
+
+
+def _provenance(reports: list[dict]) -> list[str]:
+    if not reports:
+        return []
+    first = reports[0]
+    machine, versions = first.get("machine", {}), first.get("versions", {})
+    lines = [
+        f"- machine: {machine.get('processor')}, {machine.get('cpus')} CPUs, torch threads {machine.get('torch_threads')} "
+        f"({machine.get('platform')})",
+        f"- date: {min(r.get('date', '') for r in reports)[:10]} – {max(r.get('date', '') for r in reports)[:10]}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+        f"- reader: `{first.get('settings', {}).get('reader')}`",
+    ]
+    return lines
+
+
+def reader_table(results: Path) -> list[str]:
+    lines = ["| set | questions | threshold | EM | F1 | HasAns EM / F1 | NoAns EM / F1 | best threshold (F1 there) | p50 ms | p95 ms | questions/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    found, commands = [], []
+    for label, name in (("SQuAD v1.1 dev", "reader-only-v1.1-dev"), ("SQuAD v2.0 dev", "reader-only-v2.0-dev")):
+        r = _load(results / f"{name}.json")
+        if r is None:
+            lines.append(f"| {label} | {TODO} | | | | | | | | | |")
+            continue
+        found.append(r)
+        commands.append(r["settings"].get("command"))
+        split = lambda p: f"{_f(r.get(f'{p}_exact_match'))} / {_f(r.get(f'{p}_f1'))}" if f"{p}_total" in r else "–"  # noqa: E731
+        lines.append(f"| {label} | {r['questions']:,} | {_threshold(r)} | {_f(r['exact_match'])} | {_f(r['f1'])} | {split('HasAns')} | "
+                     f"{split('NoAns')} | {_f(r['best_threshold'], 2)} ({_f(r['best_threshold_f1'])}) | "
+                     f"{_f(r['latency_ms']['p50'], 0)} | {_f(r['latency_ms']['p95'], 0)} | {_f(r['questions_per_s'], 2)} |")
+    return lines + [""] + _provenance(found) + [f"- `{c}`" for c in commands if c]
+
+
+def open_table(results: Path) -> list[str]:
+    lines = ["| retrieval | k | threshold | EM | F1 | recall@k | recall@5 | MRR | retrieval / reader misses | p50 ms | p95 ms | questions/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    found, commands = [], []
+    for mode in MODES:
+        for k in DEPTHS:
+            r = _load(results / f"open-v1.1-dev-{mode}-k{k}.json")
+            if r is None:
+                lines.append(f"| {mode} | {k} | {TODO} | | | | | | | | | |")
+                continue
+            found.append(r)
+            commands.append(r["settings"].get("command"))
+            misses = r["misses"]
+            lines.append(f"| {mode} | {k} | {_threshold(r)} | {_f(r['exact_match'])} | {_f(r['f1'])} | {_f(r.get(f'recall@{k}'))} | "
+                         f"{_f(r.get('recall@5'))} | {_f(r.get('mrr'), 3)} | {misses['retrieval_miss']:,} / {misses['reader_miss']:,} | "
+                         f"{_f(r['latency_ms']['p50'], 0)} | {_f(r['latency_ms']['p95'], 0)} | {_f(r['questions_per_s'], 2)} |")
+    return lines + [""] + _provenance(found) + [f"- `{c}`" for c in commands if c]
+
+
+def index_table(results: Path) -> list[str]:
+    lines = ["| paragraphs of | paragraphs | chunks | seconds | chunks/s | peak RSS MB | index MB |",
+             "|---|---|---|---|---|---|---|"]
+    report = _load(results / "index-speed.json")
+    runs = {Path(run["file"]).name: run for run in (report or {}).get("runs", [])}
+    for label, name in (("SQuAD v1.1 dev", "dev-v1.1.json"), ("SQuAD v1.1 train", "train-v1.1.json")):
+        run = runs.get(name)
+        if run is None:
+            lines.append(f"| {label} | {TODO} | | | | | |")
+            continue
+        lines.append(f"| {label} | {run['documents']:,} | {run['chunks']:,} | {_f(run['seconds'])} | {_f(run['chunks_per_s'], 0)} | "
+                     f"{_f(run['peak_rss_mb'], 0)} | {_f(run['index_mb'], 1)} |")
+    if report:
+        machine = report.get("machine", {})
+        lines += ["", f"- machine: {machine.get('processor')}, {machine.get('cpus')} CPUs ({machine.get('platform')}); "
+                      f"date {report.get('date', '')[:10]}", f"- `{report.get('command')}`"]
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    sections = [("Reader only (each question against its own paragraph)", reader_table(args.results)),
+                ("Open SQuAD v1.1 dev (index of its 2,067 paragraphs)", open_table(args.results)),
+                ("Indexing speed and peak memory", index_table(args.results))]
+    for title, lines in sections:
+        print(f"### {title}\n")
+        print("\n".join(lines).rstrip() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Indexing speed and peak memory: every paragraph of a SQuAD file indexed as one document, as `citeqa
+eval` does for open SQuAD (default chunking: 120 words, 1 sentence overlap; the packaged MiniLM).
+
+Each file is indexed in a fresh child process into a temporary folder, so the peak resident memory
+(ru_maxrss) is that run's alone, models included.
+
+    python benchmarks/index_speed.py ../shared/qa-data/squad-v1.1/dev-v1.1.json ../shared/qa-data/squad-v1.1/train-v1.1.json \
+        --out benchmarks/results/index-speed.json
+
+Measure on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def measure(path: Path) -> dict:
+    """Index `path`'s paragraphs once (runs in the child process)."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    started = time.perf_counter()
+    from embeddings.embedder import Embedder
+    from embeddings.index import ChunkingSettings, DocumentIndex, update_index
+    from qa.config import Config
+    from qa.datasets import load_squad_paragraphs
+    from qa.evaluation import paragraph_documents
+
+    config = Config()
+    paragraphs = len(load_squad_paragraphs(path))
+    documents = paragraph_documents(path)
+    embedder = Embedder(config.embedding_model)
+    embedder.dimension  # load the model before the clock starts
+    loaded = time.perf_counter()
+    folder = Path(tempfile.mkdtemp(prefix="citeqa-index-speed-"))
+    try:
+        update = update_index(folder / "idx", embedder, add=documents,
+                              chunking=ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences))
+        seconds = time.perf_counter() - loaded
+        index = DocumentIndex.open(folder / "idx")
+        size = sum(p.stat().st_size for p in index.generation.rglob("*") if p.is_file())
+        chunks = len(index)
+        index.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    import torch
+
+    return {
+        "file": str(path), "paragraphs": paragraphs, "documents": len(documents), "chunks": chunks,
+        "chunks_embedded": update.chunks_embedded, "seconds": seconds, "chunks_per_s": chunks / seconds,
+        "paragraphs_per_s": len(documents) / seconds, "model_load_seconds": loaded - started,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "index_mb": size / 1e6, "embedding_model": embedder.name, "torch_threads": torch.get_num_threads(),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="+", type=Path, help="SQuAD JSON files")
+    parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.files[0])))
+        return 0
+    results = []
+    for path in args.files:
+        child = subprocess.run([sys.executable, __file__, "--child", str(path)], capture_output=True, text=True, cwd=ROOT)
+        if child.returncode != 0:
+            print(child.stderr, file=sys.stderr)
+            print(f"{path}: indexing failed (exit {child.returncode})", file=sys.stderr)
+            return 1
+        row = json.loads(child.stdout.strip().splitlines()[-1])
+        results.append(row)
+        print(f"{path.name}: {row['documents']} paragraphs, {row['chunks']} chunks in {row['seconds']:.1f} s "
+              f"({row['chunks_per_s']:.0f} chunks/s), peak RSS {row['peak_rss_mb']:.0f} MB, index {row['index_mb']:.1f} MB",
+              flush=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        report = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                  "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                              "cpus": os.cpu_count()},
+                  "command": " ".join(["python", "benchmarks/index_speed.py", *map(str, args.files)]),
+                  "runs": results}
+        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,332 @@
+"""How an evaluation report is shown: a compact terminal table, and one self-contained HTML page
+(figures, risk–coverage plot and latency histogram as inlined PNGs, the worst misses with their passages)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from qa.evaluation import QuestionResult
+
+
+def _num(value, digits: int = 1, suffix: str = "") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, int):
+        return f"{value:,}{suffix}"
+    return f"{value:.{digits}f}{suffix}"
+
+
+def recall_keys(report: dict) -> list[str]:
+    """The recall@k keys of a report, by depth."""
+    return sorted((key for key in report if key.startswith("recall@")), key=lambda key: int(key.split("@")[1]))
+
+
+def summary_rows(report: dict) -> list[tuple[str, str]]:
+    """(label, value) rows shared by the terminal table and the HTML page."""
+    rows = [("questions", _num(report["questions"])),
+            ("exact match", _num(report["exact_match"], 2)),
+            ("F1", _num(report["f1"], 2))]
+    if "HasAns_total" in report:
+        rows.append(("HasAns EM / F1", f"{_num(report['HasAns_exact_match'], 2)} / {_num(report['HasAns_f1'], 2)}"
+                     f"  ({_num(report['HasAns_total'])} questions)"))
+        rows.append(("NoAns EM / F1", f"{_num(report['NoAns_exact_match'], 2)} / {_num(report['NoAns_f1'], 2)}"
+                     f"  ({_num(report['NoAns_total'])} questions)"))
+    if report.get("mrr") is not None:
+        rows.append(("retrieval", "  ".join(f"{key} {_num(report[key])}" for key in recall_keys(report))
+                     + f"  MRR {_num(report['mrr'], 3)}"))
+    misses = report.get("misses", {})
+    rows.append(("misses", f"{_num(misses.get('wrong', 0))} wrong: {_num(misses.get('retrieval_miss', 0))} retrieval, "
+                           f"{_num(misses.get('reader_miss', 0))} reader"))
+    threshold = report.get("threshold")
+    at = ("with no threshold" if threshold is None or threshold == -math.inf
+          else f"at threshold {_num(threshold, 2)}")
+    rows.append(("answered", f"{_num(report['answered'])} (abstained {_num(report['abstained'])}) {at}"))
+    rows.append(("best threshold", f"{_num(report['best_threshold'], 2)} → F1 {_num(report['best_threshold_f1'], 2)}, "
+                                   f"EM {_num(report['best_threshold_exact_match'], 2)}"))
+    latency = report["latency_ms"]
+    rows.append(("latency", f"p50 {_num(latency['p50'], 0)} ms  p95 {_num(latency['p95'], 0)} ms"))
+    rows.append(("speed", f"{_num(report['questions_per_s'], 2)} questions/s"))
+    return rows
+
+
+def describe_settings(report: dict) -> str:
+    s = report.get("settings", {})
+    parts = [Path(s.get("questions_file") or "?").name, s.get("mode") or "?"]
+    if s.get("mode") == "open":
+        parts.append(f"{s.get('retrieval_mode')}, k={s.get('k')}")
+    parts.append(report.get("scoring", ""))
+    return " · ".join(p for p in parts if p)
+
+
+def format_table(report: dict) -> str:
+    """The compact terminal summary."""
+    rows = summary_rows(report)
+    width = max(len(label) for label, _ in rows)
+    lines = [f"citeqa eval: {describe_settings(report)}"]
+    lines += [f"  {label:<{width}}  {value}" for label, value in rows]
+    return "\n".join(lines)
+
+
+# --- Plots ----------------------------------------------------------------------------------------
+
+
+def _png(figure) -> str:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _style(ax) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.grid(True, color="#e5e7eb", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def risk_coverage_png(results: Sequence[QuestionResult], threshold: float | None) -> str:
+    """Precision (EM) and F1 of the most confident answers against coverage, with the run's threshold marked."""
+    from matplotlib.figure import Figure
+
+    ordered = sorted(results, key=lambda r: -r.score)
+    n = len(ordered)
+    coverage, precision, f1 = [], [], []
+    em_sum = f1_sum = 0.0
+    for m, r in enumerate(ordered, start=1):
+        em_sum += r.best_exact
+        f1_sum += r.best_f1
+        coverage.append(100.0 * m / n)
+        precision.append(100.0 * em_sum / m)
+        f1.append(100.0 * f1_sum / m)
+    figure = Figure(figsize=(5.4, 3.5))
+    ax = figure.add_subplot()
+    ax.plot(coverage, f1, color="#2563eb", linewidth=2, label="F1")
+    ax.plot(coverage, precision, color="#f59e0b", linewidth=2, label="precision (EM)")
+    if threshold is not None and n:
+        answered = sum(1 for r in results if r.score >= threshold)
+        if answered:
+            ax.axvline(100.0 * answered / n, color="#6b7280", linestyle="--", linewidth=1)
+            ax.annotate("threshold", (100.0 * answered / n, 4), xytext=(4, 0), textcoords="offset points",
+                        color="#6b7280", fontsize=8)
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 102)
+    ax.set_xlabel("coverage: questions answered, most confident first (%)")
+    ax.set_ylabel("%")
+    ax.set_title("Risk–coverage", fontsize=11, loc="left")
+    ax.legend(frameon=False, fontsize=9, loc="lower left")
+    _style(ax)
+    return _png(figure)
+
+
+def latency_png(results: Sequence[QuestionResult], latency: dict) -> str:
+    """Histogram of per-question latency with p50 and p95 marked."""
+    from matplotlib.figure import Figure
+
+    ms = [1000.0 * r.latency_s for r in results]
+    figure = Figure(figsize=(5.4, 3.5))
+    ax = figure.add_subplot()
+    ax.hist(ms, bins=min(40, max(5, len(ms) // 5)), color="#93c5fd", edgecolor="#2563eb", linewidth=0.6)
+    for key, colour in (("p50", "#059669"), ("p95", "#dc2626")):
+        if latency.get(key) is not None:
+            ax.axvline(latency[key], color=colour, linestyle="--", linewidth=1.2, label=f"{key} {latency[key]:.0f} ms")
+    ax.set_xlabel("latency per question (ms)")
+    ax.set_ylabel("questions")
+    ax.set_title("Latency", fontsize=11, loc="left")
+    ax.legend(frameon=False, fontsize=9)
+    _style(ax)
+    return _png(figure)
+
+
+# --- HTML -----------------------------------------------------------------------------------------
+
+
+def highlight(text: str, golds: Sequence[str], pred: tuple[int, int] | None) -> str:
+    """`text` escaped for HTML, gold answer occurrences in <mark class="gold">, the predicted span in
+    <mark class="pred"> (gold wins where they overlap)."""
+    ranges: list[tuple[int, int, str]] = []
+    for gold in golds:
+        if gold.strip():
+            ranges += [(m.start(), m.end(), "gold") for m in re.finditer(re.escape(gold.strip()), text, re.IGNORECASE)]
+    if pred is not None and pred[0] is not None and pred[1] is not None and pred[1] > pred[0]:
+        ranges.append((pred[0], pred[1], "pred"))
+    ranges.sort(key=lambda r: (r[2] != "gold", r[0], -(r[1] - r[0])))
+    taken: list[tuple[int, int, str]] = []
+    for start, end, kind in ranges:
+        if all(end <= s or start >= e for s, e, _ in taken):
+            taken.append((start, end, kind))
+    taken.sort()
+    out, at = [], 0
+    for start, end, kind in taken:
+        out.append(html.escape(text[at:start]))
+        out.append(f'<mark class="{kind}">{html.escape(text[start:end])}</mark>')
+        at = end
+    out.append(html.escape(text[at:]))
+    return "".join(out)
+
+
+CSS = """
+*{box-sizing:border-box}
+body{font:14px/1.5 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#111827;
+ background:#f9fafb;margin:0;padding:28px 36px;max-width:1180px}
+h1{font-size:22px;margin:0 0 2px}
+h2{font-size:16px;margin:28px 0 10px;color:#111827}
+.sub{color:#6b7280;margin-bottom:18px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px}
+.card{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:10px 14px}
+.card .v{font-size:22px;font-weight:600}
+.card .l{color:#6b7280;font-size:12px;text-transform:uppercase;letter-spacing:.04em}
+table{border-collapse:collapse;background:#fff;border:1px solid #e5e7eb;border-radius:8px;overflow:hidden}
+td,th{padding:5px 12px;border-bottom:1px solid #f3f4f6;text-align:left;vertical-align:top}
+th{background:#f3f4f6;font-weight:600;font-size:12px;color:#374151}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px;align-items:start}
+.grid2 table{width:100%}
+.plots img{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:6px;width:100%;display:block}
+td.k{color:#374151;font-weight:500;white-space:nowrap}
+.miss{background:#fff;border:1px solid #e5e7eb;border-radius:8px;padding:12px 16px;margin-bottom:12px}
+.miss .q{font-weight:600;font-size:15px}
+.miss .meta{color:#6b7280;font-size:12px;margin:2px 0 6px}
+.kv{display:grid;grid-template-columns:92px 1fr;gap:2px 10px;margin:4px 0}
+.kv .k{color:#6b7280}
+.badge{display:inline-block;border-radius:999px;padding:0 8px;font-size:11px;font-weight:600;margin-left:6px}
+.retrieval_miss{background:#fee2e2;color:#991b1b}
+.reader_miss{background:#fef3c7;color:#92400e}
+details{margin-top:6px}
+summary{cursor:pointer;color:#374151}
+.passage{border-left:3px solid #e5e7eb;padding:4px 10px;margin:6px 0;color:#374151;font-size:13px}
+.passage.hit{border-left-color:#10b981}
+.passage .ph{color:#6b7280;font-size:12px}
+mark.gold{background:#bbf7d0;padding:0 1px}
+mark.pred{background:#fde68a;padding:0 1px}
+.muted{color:#9ca3af}
+.legend mark{margin-right:10px}
+"""
+
+
+def _cards(report: dict) -> str:
+    items = [("Exact match", _num(report["exact_match"], 1)), ("F1", _num(report["f1"], 1))]
+    if report.get("mrr") is not None:
+        items += [(key, _num(report[key], 1)) for key in recall_keys(report)]
+        items.append(("MRR", _num(report["mrr"], 3)))
+    items += [("latency p50", _num(report["latency_ms"]["p50"], 0, " ms")),
+              ("latency p95", _num(report["latency_ms"]["p95"], 0, " ms")),
+              ("questions/s", _num(report["questions_per_s"], 2)),
+              ("questions", _num(report["questions"]))]
+    return '<div class="cards">' + "".join(
+        f'<div class="card"><div class="l">{html.escape(label)}</div><div class="v">{html.escape(value)}</div></div>'
+        for label, value in items) + "</div>"
+
+
+def _table(rows: Sequence[Sequence[str]], head: Sequence[str] | None = None, numeric: Sequence[int] = ()) -> str:
+    out = ["<table>"]
+    if head:
+        out.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>")
+    for row in rows:
+        cells = []
+        for i, cell in enumerate(row):
+            kind = "n" if i in numeric else ("k" if i == 0 and not head else "")
+            cells.append(f'<td{f" class={kind}" if kind else ""}>{html.escape(str(cell))}</td>')
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
+def _miss_html(number: int, miss: dict) -> str:
+    golds = miss["golds"]
+    gold_text = " | ".join(html.escape(g) for g in golds) if golds else '<span class="muted">no answer (unanswerable)</span>'
+    if miss["prediction"]:
+        prediction = html.escape(miss["prediction"])
+    else:
+        best = f' (best span: “{html.escape(miss["best_span"])}”)' if miss["best_span"] else ""
+        prediction = f'<span class="muted">abstained{best}</span>'
+    kind = miss["miss"] or ""
+    label = {"retrieval_miss": "retrieval miss", "reader_miss": "reader miss"}.get(kind, kind)
+    passages = []
+    for p in miss["passages"]:
+        flags = []
+        if p["holds_answer"]:
+            flags.append("holds a gold answer")
+        if p["gold_paragraph"]:
+            flags.append("gold paragraph")
+        head = (f'#{p["rank"]} {html.escape(p["title"] or "untitled")} · score {p["score"]:.3f}'
+                + (f' · {html.escape(", ".join(flags))}' if flags else ""))
+        body = highlight(p["text"], golds, (p.get("pred_start"), p.get("pred_end")))
+        passages.append(f'<div class="passage{" hit" if p["holds_answer"] else ""}"><div class="ph">{head}</div>{body}</div>')
+    score = "n/a" if miss["score"] is None else f'{miss["score"]:.2f}'
+    return (
+        f'<div class="miss"><div class="q">{number}. {html.escape(miss["question"])}'
+        f'<span class="badge {html.escape(kind)}">{html.escape(label)}</span></div>'
+        f'<div class="meta">id {html.escape(miss["id"])} · score {score} · F1 {miss["f1"]:.0f}</div>'
+        f'<div class="kv"><div class="k">gold</div><div>{gold_text}</div>'
+        f'<div class="k">prediction</div><div>{prediction}</div></div>'
+        + (f'<details{" open" if number <= 3 else ""}><summary>{len(passages)} passage(s) read</summary>{"".join(passages)}</details>'
+           if passages else "")
+        + "</div>"
+    )
+
+
+def html_page(report: dict, results: Sequence[QuestionResult]) -> str:
+    """The whole report as one HTML page with no external resources."""
+    settings = report.get("settings", {})
+    title = f"citeqa eval: {Path(settings.get('questions_file') or 'questions').name}"
+    figures = _table(summary_rows(report))
+    misses = report.get("misses", {})
+    miss_rows = [(label, _num(misses.get(key, 0))) for key, label in (
+        ("wrong", "wrong answers (EM 0)"), ("retrieval_miss", "retrieval misses: no passage read holds a gold answer"),
+        ("reader_miss", "reader misses: a passage read held it"), ("reader_wrong_span", "  of which wrong span"),
+        ("reader_abstained", "  of which wrongly abstained"), ("reader_answered_unanswerable", "  of which answered an unanswerable question"))]
+    coverage_rows = [(f"{100 * p['coverage']:.0f}%", _num(p["answered"]), _num(p["threshold"], 2),
+                      _num(p["precision"], 1), _num(p["f1"], 1))
+                     for p in report.get("risk_coverage", []) if p is not None]
+    if len(coverage_rows) > 10:
+        coverage_rows = coverage_rows[1::2]
+    plots = ""
+    if results:
+        plots = ('<div class="grid2 plots">'
+                 f'<img alt="risk-coverage plot" src="data:image/png;base64,{risk_coverage_png(results, report.get("threshold"))}">'
+                 f'<img alt="latency histogram" src="data:image/png;base64,{latency_png(results, report["latency_ms"])}">'
+                 "</div>")
+    setting_rows = [(key, json_text(value)) for key, value in settings.items() if value is not None]
+    version_rows = [(key, str(value)) for key, value in {**report.get("versions", {}), **report.get("machine", {})}.items()]
+    worst = report.get("worst_misses", [])
+    parts = [
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f'<div class="sub">{html.escape(describe_settings(report).split(" · ", 1)[-1])} · {html.escape(report.get("date", ""))}</div>',
+        _cards(report),
+        '<div class="grid2"><div><h2>Figures</h2>', figures,
+        '<h2>Why questions were missed</h2>', _table(miss_rows, numeric=(1,)), "</div>",
+        '<div><h2>Risk–coverage</h2>',
+        _table(coverage_rows, ["coverage", "answered", "threshold", "precision (EM)", "F1"], numeric=(1, 2, 3, 4)),
+        "</div></div>",
+        '<h2>Plots</h2>', plots,
+        f'<h2>The {len(worst)} worst misses</h2>',
+        '<div class="sub legend">most confident wrong answers first · <mark class="gold">gold answer</mark>'
+        '<mark class="pred">predicted span</mark></div>',
+        "".join(_miss_html(i, m) for i, m in enumerate(worst, start=1)) or '<p class="muted">none</p>',
+        '<h2>Settings</h2>', _table(setting_rows),
+        '<h2>Versions and machine</h2>', _table(version_rows),
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def json_text(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return str(value)
+
+
+def write_html(path: str | Path, report: dict, results: Sequence[QuestionResult]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html_page(report, results), encoding="utf-8")

@@ -1,0 +1,586 @@
+"""Score the assistant against a question set: answers (official SQuAD EM/F1), retrieval (recall@k, MRR),
+abstention (best threshold, risk–coverage), speed (latency, questions/s), and why each miss happened.
+
+The run (`evaluate`) is a thin loop; everything it reports comes from the pure functions below, which
+take plain numbers and strings. Conventions: EM, F1, recall@k and precision are percentages (0–100) as
+in the official SQuAD scripts; MRR is a fraction (0–1); latencies are milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from corpus.documents import Chunk, Document, document_id
+from embeddings.index import CURRENT, FORMAT_VERSION, ChunkingSettings, StoredDocument
+from qa.datasets import QAExample, QuestionSetError, load_questions, load_squad_paragraphs
+from qa.metrics import SCORING_V1, SCORING_V2, answerable_golds, normalize_answer, percentage, question_scores
+from qa.types import Answer, Passage
+
+WORST_MISSES = 20
+RETRIEVAL_MISS = "retrieval_miss"
+READER_MISS = "reader_miss"
+
+
+# --- Per-question facts ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PassageView:
+    """What the report shows of one passage the reader read; `pred_start/pred_end` mark the predicted
+    (or best abstained) span inside `text` when it came from this passage."""
+
+    rank: int
+    title: str
+    doc_id: str
+    text: str
+    score: float
+    holds_answer: bool
+    gold_paragraph: bool
+    pred_start: int | None = None
+    pred_end: int | None = None
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    """One question's outcome. `prediction` is "" on abstention; `best_text`/`score` are the best span
+    whether or not it cleared the threshold (what the threshold search and risk–coverage use)."""
+
+    id: str
+    question: str
+    golds: tuple[str, ...]
+    has_answer: bool
+    prediction: str
+    best_text: str
+    score: float
+    exact: float
+    f1: float
+    best_exact: float
+    best_f1: float
+    latency_s: float
+    first_hit: int | None = None
+    findable: bool = False
+    answer_read: bool = False
+    passages: tuple[PassageView, ...] = field(default=(), repr=False)
+
+    @property
+    def abstained(self) -> bool:
+        return self.prediction == ""
+
+    @property
+    def wrong(self) -> bool:
+        return self.exact < 1.0
+
+    @property
+    def miss(self) -> str | None:
+        """None when right; else a retrieval miss (no passage read holds a gold answer) or a reader miss
+        (one did, or the question has no answer and the reader gave one)."""
+        if not self.wrong:
+            return None
+        if self.has_answer and not self.answer_read:
+            return RETRIEVAL_MISS
+        return READER_MISS
+
+
+def holds_answer(text: str, golds: Iterable[str]) -> bool:
+    """Whether `text` contains a gold answer, compared as SQuAD-normalised token sequences (so
+    "U.S." matches "U.S" and "2" does not match inside "2015"); golds that normalise to nothing never match."""
+    haystack = f" {normalize_answer(text)} "
+    for gold in golds:
+        needle = normalize_answer(gold)
+        if needle and f" {needle} " in haystack:
+            return True
+    return False
+
+
+def first_hit_rank(hits: Sequence[bool]) -> int | None:
+    """1-based rank of the first hit, None if there is none."""
+    for rank, hit in enumerate(hits, start=1):
+        if hit:
+            return rank
+    return None
+
+
+def scoring_for(examples: Sequence[QAExample]) -> str:
+    """The official rules that fit a set: v2.0 when any question is unanswerable, else v1.1."""
+    return SCORING_V2 if any(not ex.answers for ex in examples) else SCORING_V1
+
+
+def best_span_of(answer: Answer | None) -> tuple[str, float]:
+    """(text, score) of the best span found: the answer itself, or its strongest candidate when it
+    abstained; ("", -inf) when the reader found no span at all."""
+    if answer is None:
+        return "", float("-inf")
+    if answer.text is not None:
+        return answer.text, answer.score
+    if answer.candidates:
+        return answer.candidates[0].text or "", answer.candidates[0].score
+    return "", float(answer.score) if answer.score is not None else float("-inf")
+
+
+def _predicted_span(answer: Answer | None):
+    if answer is None:
+        return None
+    source = answer if answer.text is not None else (answer.candidates[0] if answer.candidates else None)
+    if source is None or not source.citations:
+        return None
+    c = source.citations[0]
+    return c.doc_id, c.passage_start, c.answer_start_in_passage, c.answer_end_in_passage
+
+
+def score_question(example: QAExample, answer: Answer | None, passages: Sequence[Passage], *, read: int,
+                   latency_s: float, scoring: str, retrieval: bool, keep_passages: bool | None = None) -> QuestionResult:
+    """Score one answered question. `passages` are those retrieved (best first), of which the first
+    `read` went to the reader; `retrieval` False means the passage was the question's own paragraph."""
+    golds = tuple(example.answers) if scoring == SCORING_V1 else answerable_golds(example.answers)
+    has_answer = bool(example.answers)  # as the official script's qid_to_has_ans: the raw answers
+    prediction = (answer.text or "") if answer is not None else ""
+    best_text, best_score = best_span_of(answer)
+    exact, f1 = question_scores(prediction, example.answers, scoring)
+    best_exact, best_f1 = question_scores(best_text, example.answers, scoring)
+    gold_doc = document_id(example.context) if example.context else None
+    holds = [holds_answer(p.chunk.text, golds) for p in passages]
+    from_gold = [gold_doc is not None and p.chunk.doc_id == gold_doc for p in passages]
+    findable = retrieval and (has_answer or gold_doc is not None)
+    first_hit = first_hit_rank([h or g for h, g in zip(holds, from_gold)]) if findable else None
+    answer_read = any(holds[:read])
+    wrong = exact < 1.0
+    views: tuple[PassageView, ...] = ()
+    if keep_passages if keep_passages is not None else wrong:
+        where = _predicted_span(answer)
+        items = []
+        for p, h, g in zip(passages[:read], holds, from_gold):
+            start = end = None
+            if where is not None and where[0] == p.chunk.doc_id and where[1] == p.chunk.start:
+                start, end = where[2], where[3]
+            items.append(PassageView(p.rank, p.document.title, p.chunk.doc_id, p.chunk.text, float(p.score), h, g, start, end))
+        views = tuple(items)
+    return QuestionResult(
+        id=example.id, question=example.question, golds=golds, has_answer=has_answer, prediction=prediction,
+        best_text=best_text, score=float(best_score), exact=exact, f1=f1, best_exact=best_exact, best_f1=best_f1,
+        latency_s=latency_s, first_hit=first_hit, findable=findable, answer_read=answer_read, passages=views,
+    )
+
+
+# --- Aggregates (pure) ----------------------------------------------------------------------------
+
+
+def recall_at(first_hits: Sequence[int | None], k: int) -> float:
+    """Percentage of questions with a hit within the top k."""
+    return percentage([1.0 if r is not None and r <= k else 0.0 for r in first_hits])
+
+
+def mean_reciprocal_rank(first_hits: Sequence[int | None]) -> float:
+    """Mean of 1/rank of the first hit (0 when none was retrieved)."""
+    return sum(1.0 / r if r is not None else 0.0 for r in first_hits) / len(first_hits) if first_hits else 0.0
+
+
+def latency_summary(seconds: Sequence[float]) -> dict:
+    """p50, p95, mean and max in milliseconds (numpy's linear-interpolation percentiles)."""
+    if not seconds:
+        return {"p50": None, "p95": None, "mean": None, "max": None}
+    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
+    return {"p50": float(np.percentile(ms, 50)), "p95": float(np.percentile(ms, 95)),
+            "mean": float(ms.mean()), "max": float(ms.max())}
+
+
+def find_best_threshold(scores: Sequence[float], values: Sequence[float], has_answer: Sequence[bool],
+                        answered_text: Sequence[bool]) -> tuple[float, float | None]:
+    """The abstention threshold that maximises a metric over a set, as the official v2.0 script's
+    `find_best_thresh`: start from abstaining on everything (each unanswerable question scores 1), then
+    answer questions from the most confident down, adding the answer's metric `values[i]` for an
+    answerable question, or -1 for an unanswerable one answered with text.
+
+    Returns (best metric in %, threshold): answer iff score >= threshold. Questions with equal scores are
+    answered together (a threshold cannot split them). The threshold is just above the top score when
+    abstaining on everything is best, and None when there are no finite scores.
+    """
+    n = len(scores)
+    if n == 0:
+        return 0.0, None
+    current = best = float(sum(1 for h in has_answer if not h))
+    finite = [s for s in scores if math.isfinite(s)]
+    threshold = math.nextafter(max(finite), math.inf) if finite else None
+    order = sorted(range(n), key=lambda i: -scores[i])
+    i = 0
+    while i < n:
+        level = scores[order[i]]
+        while i < n and scores[order[i]] == level:
+            q = order[i]
+            current += values[q] if has_answer[q] else (-1.0 if answered_text[q] else 0.0)
+            i += 1
+        if current > best and math.isfinite(level):
+            best, threshold = current, level
+    return 100.0 * best / n, threshold
+
+
+def risk_coverage(scores: Sequence[float], exact: Sequence[float], f1: Sequence[float], *, points: int = 20) -> list[dict]:
+    """Answer only the most confident fraction of questions: at coverage c = 1/points … 1 the precision
+    (exact match %) and F1 of the ceil(c·n) best-scored answers, and the score of the last one (the
+    threshold that gives this coverage). Values are each question's best span, answered or not."""
+    n = len(scores)
+    if n == 0:
+        return []
+    order = sorted(range(n), key=lambda i: -scores[i])
+    em_sum = np.cumsum([exact[i] for i in order])
+    f1_sum = np.cumsum([f1[i] for i in order])
+    curve, seen = [], set()
+    for p in range(1, points + 1):
+        m = min(n, max(1, math.ceil(p * n / points - 1e-9)))
+        if m in seen:
+            continue
+        seen.add(m)
+        last = scores[order[m - 1]]
+        curve.append({
+            "coverage": m / n, "answered": m, "threshold": last if math.isfinite(last) else None,
+            "precision": 100.0 * float(em_sum[m - 1]) / m, "f1": 100.0 * float(f1_sum[m - 1]) / m,
+        })
+    return curve
+
+
+def miss_counts(results: Sequence[QuestionResult]) -> dict:
+    """Every wrong answer (exact match 0) classed as a retrieval miss or a reader miss, with the reader
+    misses split into wrong spans, wrong abstentions and answers to unanswerable questions."""
+    counts = {RETRIEVAL_MISS: 0, READER_MISS: 0, "wrong": 0, "reader_wrong_span": 0,
+              "reader_abstained": 0, "reader_answered_unanswerable": 0}
+    for r in results:
+        kind = r.miss
+        if kind is None:
+            continue
+        counts["wrong"] += 1
+        counts[kind] += 1
+        if kind == READER_MISS:
+            if not r.has_answer:
+                counts["reader_answered_unanswerable"] += 1
+            elif r.abstained:
+                counts["reader_abstained"] += 1
+            else:
+                counts["reader_wrong_span"] += 1
+    return counts
+
+
+def worst_misses(results: Sequence[QuestionResult], n: int = WORST_MISSES) -> list[QuestionResult]:
+    """The wrong answers given with the most confidence first (then the lowest F1, then file order)."""
+    wrong = [(i, r) for i, r in enumerate(results) if r.wrong]
+    wrong.sort(key=lambda pair: (-pair[1].score if math.isfinite(pair[1].score) else math.inf, pair[1].f1, pair[0]))
+    return [r for _, r in wrong[:n]]
+
+
+def _finite(value: float) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def miss_record(r: QuestionResult) -> dict:
+    return {
+        "id": r.id, "question": r.question, "golds": list(r.golds), "prediction": r.prediction,
+        "best_span": r.best_text, "score": _finite(r.score), "f1": 100.0 * r.f1, "miss": r.miss,
+        "passages": [
+            {"rank": p.rank, "title": p.title, "doc_id": p.doc_id, "score": p.score, "holds_answer": p.holds_answer,
+             "gold_paragraph": p.gold_paragraph, "text": p.text, "pred_start": p.pred_start, "pred_end": p.pred_end}
+            for p in r.passages
+        ],
+    }
+
+
+def build_report(results: Sequence[QuestionResult], *, k: int, retrieval: bool, seconds: float,
+                 threshold: float, scoring: str, settings: dict | None = None, versions: dict | None = None,
+                 machine: dict | None = None) -> dict:
+    """All figures of a run, with the required keys at the top level."""
+    n = len(results)
+    report: dict = {
+        "questions": n,
+        "exact_match": percentage([r.exact for r in results]),
+        "f1": percentage([r.f1 for r in results]),
+    }
+    if any(not r.has_answer for r in results):
+        for name, group in (("HasAns", [r for r in results if r.has_answer]), ("NoAns", [r for r in results if not r.has_answer])):
+            report[f"{name}_exact_match"] = percentage([r.exact for r in group])
+            report[f"{name}_f1"] = percentage([r.f1 for r in group])
+            report[f"{name}_total"] = len(group)
+    findable = [r.first_hit for r in results if r.findable]
+    for depth in sorted({1, 5, k}):
+        report[f"recall@{depth}"] = recall_at(findable, depth) if retrieval and findable else None
+    report["mrr"] = mean_reciprocal_rank(findable) if retrieval and findable else None
+    report["retrieval_questions"] = len(findable) if retrieval else 0
+    report["latency_ms"] = latency_summary([r.latency_s for r in results])
+    report["questions_per_s"] = n / seconds if seconds > 0 else None
+    report["seconds"] = seconds
+    report["answered"] = sum(1 for r in results if not r.abstained)
+    report["abstained"] = sum(1 for r in results if r.abstained)
+    report["threshold"] = threshold
+
+    scores = [r.score for r in results]
+    has_answer = [r.has_answer for r in results]
+    answered_text = [bool(r.best_text) for r in results]
+    best_f1, best_thresh = find_best_threshold(scores, [r.best_f1 for r in results], has_answer, answered_text)
+    best_em, best_em_thresh = find_best_threshold(scores, [r.best_exact for r in results], has_answer, answered_text)
+    report["best_threshold"] = best_thresh
+    report["best_threshold_f1"] = best_f1
+    if best_thresh is not None:
+        at = [(r.best_exact, r.best_f1) if r.score >= best_thresh else question_scores("", r.golds or (), scoring)
+              for r in results]
+        report["best_threshold_exact_match"] = percentage([e for e, _ in at])
+    else:
+        report["best_threshold_exact_match"] = None
+    report["best_exact_match_threshold"] = best_em_thresh
+    report["best_exact_match"] = best_em
+    report["risk_coverage"] = risk_coverage(scores, [r.best_exact for r in results], [r.best_f1 for r in results])
+    report["misses"] = miss_counts(results)
+    report["worst_misses"] = [miss_record(r) for r in worst_misses(results)]
+    report["scoring"] = scoring
+    report["settings"] = dict(settings or {})
+    report["versions"] = dict(versions or {})
+    report["machine"] = dict(machine or {})
+    report["date"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return report
+
+
+def predictions_of(results: Sequence[QuestionResult]) -> dict[str, str]:
+    """The official predictions format: {question id: answer text}, "" for an abstention."""
+    return {r.id: r.prediction for r in results}
+
+
+def versions() -> dict:
+    """Versions of Python, the libraries that shape the figures, and citeqa."""
+    from importlib import metadata
+
+    found = {"python": platform.python_version()}
+    for name in ("torch", "transformers", "sentence-transformers", "faiss-cpu", "bm25s", "citeqa"):
+        try:
+            found[name.replace("-cpu", "").replace("-", "_")] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name.replace("-cpu", "").replace("-", "_")] = None
+    return found
+
+
+def machine() -> dict:
+    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count()}
+    try:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:  # pragma: no cover
+        pass
+    return info
+
+
+# --- The run --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """What `citeqa eval` was asked to do; None means the packaged default."""
+
+    questions: str
+    reader_only: bool = False
+    retrieval_mode: str = "hybrid"
+    k: int = 5
+    limit: int | None = None
+    reader: str | None = None
+    threshold: float | None = None
+    index: str | None = None
+    embedding_model: str | None = None
+
+
+@dataclass
+class EvalRun:
+    report: dict
+    results: list[QuestionResult]
+
+    @property
+    def predictions(self) -> dict[str, str]:
+        return predictions_of(self.results)
+
+
+def context_passage(example: QAExample, source: str = "") -> Passage:
+    """A question's own paragraph as the one passage the reader reads (reader-only mode)."""
+    text = example.context or ""
+    doc_id = document_id(text)
+    document = StoredDocument(doc_id, example.title or "", None, source, None, (), 1, (source,) if source else ())
+    return Passage(Chunk(doc_id, 0, text, 0, len(text)), document, 1.0, 1)
+
+
+def paragraph_documents(path: str | Path) -> list[Document]:
+    """Each paragraph of a SQuAD file as one document titled by its article (duplicates kept once)."""
+    path = Path(path)
+    documents, seen = [], set()
+    for number, paragraph in enumerate(load_squad_paragraphs(path)):
+        doc_id = document_id(paragraph.context)
+        if doc_id in seen:
+            continue
+        seen.add(doc_id)
+        documents.append(Document(doc_id, paragraph.title or path.stem, None, f"{path.name}#{number}", paragraph.context))
+    return documents
+
+
+def file_digest(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def squad_index_dir(path: str | Path, embedder, chunking: ChunkingSettings, *, progress: bool = False) -> Path:
+    """The index over a SQuAD file's own paragraphs, in `cache_root()/eval-indexes/`, keyed by the file's
+    bytes, the embedding model and the chunking; built on first use and reused after."""
+    from embeddings.index import update_index
+    from qa.defaults import cache_root
+
+    path = Path(path)
+    key = hashlib.sha256(
+        f"{file_digest(path)}|{embedder.name}|{chunking.max_words}|{chunking.overlap_sentences}|{FORMAT_VERSION}".encode()
+    ).hexdigest()[:16]
+    folder = cache_root() / "eval-indexes" / f"{path.stem}-{key}"
+    if not (folder / CURRENT).exists():
+        documents = paragraph_documents(path)
+        if progress:
+            print(f"indexing the {len(documents)} paragraphs of {path.name} into {folder} (once)", file=sys.stderr)
+        update_index(folder, embedder, add=documents, chunking=chunking, wait_seconds=3600, progress=progress)
+    return folder
+
+
+def run_questions(examples: Sequence[QAExample], assistant, *, k: int, threshold: float, reader_only: bool,
+                  scoring: str, source: str = "", progress: bool = False,
+                  clock: Callable[[], float] = time.perf_counter) -> tuple[list[QuestionResult], float]:
+    """Each question through the assistant (retrieve max(k, 5) for recall@5, read the top k; or read its
+    own paragraph), timed from question to answer. Returns the results and the loop's wall seconds."""
+    from qa.pipeline import EmptyQuestionError
+
+    depth = max(k, 5)
+    iterator: Iterable[QAExample] = examples
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(examples, desc="eval", unit="q", dynamic_ncols=True, file=sys.stderr)
+    results = []
+    started = clock()
+    for example in iterator:
+        began = clock()
+        answer, passages, read = None, [], 0
+        try:
+            if reader_only:
+                passages = [context_passage(example, source)]
+                read = 1
+                answer = assistant.answer_from_passages(example.question, passages, threshold=threshold)
+            else:
+                passages = assistant.retrieve(example.question, depth)
+                read = min(k, len(passages))
+                answer = assistant.answer_from_passages(example.question, passages[:read], threshold=threshold)
+        except EmptyQuestionError:
+            pass  # an empty question in the set: scored as an abstention
+        latency = clock() - began
+        results.append(score_question(example, answer, passages, read=read, latency_s=latency, scoring=scoring,
+                                      retrieval=not reader_only))
+    return results, clock() - started
+
+
+def evaluate(options: EvalOptions, *, embedder=None, reader=None, progress: bool = False,
+             command: str | None = None) -> EvalRun:
+    """Run a question set through the assistant and build the report (see `build_report`)."""
+    from qa.config import Config
+    from qa.pipeline import Assistant, reader_from_config
+
+    path = Path(options.questions)
+    examples = load_questions(path)
+    if options.limit is not None:
+        examples = examples[: options.limit]
+    if not examples:
+        raise QuestionSetError(f"{path} holds no questions")
+    config = Config(
+        embedding_model=options.embedding_model, reader_model=options.reader, index_dir=options.index,
+        k=options.k, retrieval_mode=options.retrieval_mode, no_answer_threshold=options.threshold,
+    )
+    chunking = ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences)
+    index_dir, index_from_questions, embedding_name = None, False, None
+    if options.reader_only:
+        lacking = [ex.id for ex in examples if not ex.context]
+        if lacking:
+            raise QuestionSetError(
+                f"--reader-only reads each question against its own paragraph, but {len(lacking)} question(s) "
+                f"have no context (first: {lacking[0]}); give a 'context' field or drop --reader-only"
+            )
+        assistant = Assistant(None, None, reader if reader is not None else reader_from_config(config), config)
+    else:
+        from embeddings.embedder import Embedder
+        from qa.defaults import default_index_dir
+
+        embedder = embedder if embedder is not None else Embedder(config.embedding_model)
+        embedding_name = embedder.name
+        if options.index is not None:
+            index_dir = Path(options.index)
+        elif path.suffix.lower() == ".json":
+            index_dir = squad_index_dir(path, embedder, chunking, progress=progress)
+            index_from_questions = True
+        else:
+            index_dir = default_index_dir(embedder, config)
+        assistant = Assistant.from_config(config.with_changes(index_dir=str(index_dir)), embedder=embedder, reader=reader)
+        chunking = assistant.index.chunking
+    threshold = assistant.reader.no_answer_threshold if options.threshold is None else float(options.threshold)
+    scoring = scoring_for(examples)
+
+    # Load the models before the clock starts: the first question must not pay for it.
+    warm = examples[0]
+    try:
+        if options.reader_only:
+            assistant.answer_from_passages(warm.question, [context_passage(warm)], threshold=threshold)
+        else:
+            assistant.answer_from_passages(warm.question, assistant.retrieve(warm.question, options.k), threshold=threshold)
+    except ValueError:
+        pass
+
+    results, seconds = run_questions(examples, assistant, k=options.k, threshold=threshold,
+                                     reader_only=options.reader_only, scoring=scoring, source=path.name,
+                                     progress=progress)
+    settings = {
+        "command": command,
+        "questions_file": str(path),
+        "questions_sha256": file_digest(path),
+        "mode": "reader-only" if options.reader_only else "open",
+        "retrieval_mode": None if options.reader_only else options.retrieval_mode,
+        "k": None if options.reader_only else options.k,
+        "limit": options.limit,
+        "threshold": threshold,
+        "reader": str(getattr(assistant.reader, "model_dir", options.reader)),
+        "reader_max_length": getattr(assistant.reader, "max_length", None),
+        "reader_stride": getattr(assistant.reader, "stride", None),
+        "embedding_model": embedding_name,
+        "index": str(index_dir) if index_dir is not None else None,
+        "index_built_from_questions": index_from_questions,
+        "index_chunks": len(assistant.index) if not options.reader_only else None,
+        "chunking": None if options.reader_only else {"max_words": chunking.max_words,
+                                                        "overlap_sentences": chunking.overlap_sentences},
+    }
+    report = build_report(results, k=options.k, retrieval=not options.reader_only, seconds=seconds,
+                          threshold=threshold, scoring=scoring, settings=settings, versions=versions(), machine=machine())
+    return EvalRun(report, results)
+
+
+def json_ready(value):
+    """The report with non-finite floats as null, so it is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
+
+
+def write_json(path: str | Path, data) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(json_ready(data), ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
