@@ -1,76 +1,467 @@
-"""The citeqa chat: ask the indexed articles in a browser and see each answer's sources.
+"""The citeqa chat: ask the indexed articles in a browser, see each answer's sources, manage the documents.
 
-Run `python ui.py` (or `citeqa serve`) and open http://127.0.0.1:7860.
+Run `python ui.py` (or `citeqa serve`) and open http://127.0.0.1:7860. Programs can call the chat:
+`gradio_client.Client(url).predict(question, api_name="/chat")` returns the reply text (the answer
+and its numbered sources). The app is built around one `Assistant` (models load once); uploads and
+removals write into the served index folder and swap in a new `Assistant` over the same models.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import logging
+import math
 import os
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+from qa.followup import anchor_question, retrieval_query  # noqa: E402  (light: no models, no gradio)
+
+log = logging.getLogger(__name__)
+
 EXAMPLES = [
     "In which city is the Stargate data center being built?",
     "How much is the initial investment in Stargate?",
     "Which companies stood alongside Trump during the announcement?",
     "Who is the CEO of OpenAI?",
+    "Who does Musk call a liar?",
 ]
+
+ABSTAIN_TEXT = "The documents don't say."
+MAX_UPLOAD_BYTES = 20_000_000
+UPLOAD_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".json", ".jsonl")
+MAX_K = 20
+
+# Characters that Markdown would act on in the answer line; written as numeric entities, which both
+# Markdown and HTML show as the character itself. `html.escape` covers & < > (quotes need no escaping
+# outside attributes, and every attribute we write is fixed text).
+_MARKDOWN_SPECIALS = {ch: f"&#{ord(ch)};" for ch in "\\`*_[]~|"}
+
+
+def escape(text: str) -> str:
+    """Text from a document or a question, safe to put into a Markdown line of the chat: it shows as typed."""
+    return "".join(_MARKDOWN_SPECIALS.get(ch, ch) for ch in escape_html(text))
+
+
+def escape_html(text: str) -> str:
+    """Text from a document, safe inside the reply's HTML blocks (where Markdown is not applied)."""
+    return html.escape(text, quote=False)
+
+
+def _html_lines(escaped: str) -> str:
+    """Newlines as <br>, so an HTML block in the reply never holds a blank line (which would end it)."""
+    return escaped.replace("\r\n", "\n").replace("\n", "<br>")
 
 
 def highlight(citation) -> str:
-    """The citation's passage, escaped, with the answer span in <mark>."""
-    a, b = citation.answer_start_in_passage, citation.answer_end_in_passage
+    """The citation's passage, escaped, with the answer span in <mark> (no mark for an empty span)."""
     passage = citation.passage
-    if b <= a:
-        return html.escape(passage)
-    return html.escape(passage[:a]) + "<mark>" + html.escape(passage[a:b]) + "</mark>" + html.escape(passage[b:])
+    a = max(0, min(citation.answer_start_in_passage, len(passage)))
+    b = max(a, min(citation.answer_end_in_passage, len(passage)))
+    if b == a:
+        return _html_lines(escape_html(passage))
+    return _html_lines(escape_html(passage[:a]) + "<mark>" + escape_html(passage[a:b]) + "</mark>" + escape_html(passage[b:]))
 
 
-def render_answer(answer) -> str:
-    """The chat reply: the answer in bold with its confidence, then numbered collapsible sources."""
+def answer_line(text: str) -> str:
+    """The answer on one line (a span may run across a paragraph break), as the reply shows it."""
+    return " ".join(text.split())
+
+
+def source_heading(number: int, citation) -> str:
+    """`[1] Title` and, under it, `date · source · page 3`; escaped."""
+    details = [escape_html(d) for d in (citation.date, citation.source) if d]
+    if citation.page is not None:
+        details.append(f"page {citation.page}")
+    heading = f'<span class="cite-n">[{number}]</span> <span class="cite-title">{escape_html(citation.title)}</span>'
+    if details:
+        heading += f' <span class="cite-meta">{" · ".join(details)}</span>'
+    return heading
+
+
+def render_answer(answer, *, followup_of: str | None = None) -> str:
+    """The chat reply: the answer in bold with its confidence, then numbered collapsible sources (the first
+    one open) with the answer span highlighted; or the abstention with the closest passages found.
+    `followup_of` names the earlier question a follow-up was retrieved with."""
     parts = []
     if answer.text is None:
-        parts.append("The documents don't say.")
+        parts.append(ABSTAIN_TEXT)
         if answer.citations:
             parts.append("Closest passages found:")
     else:
-        parts.append(f"**{html.escape(answer.text)}** (confidence {answer.confidence:.0%})")
+        parts.append(f"**{escape(answer_line(answer.text))}** (confidence {answer.confidence:.0%})")
+        if answer.citations:
+            parts.append("Sources:")
     for number, citation in enumerate(answer.citations, start=1):
-        details = [html.escape(d) for d in (citation.date, citation.source) if d]
-        if citation.page is not None:
-            details.append(f"page {citation.page}")
-        summary = f"[{number}] {html.escape(citation.title)}" + (f" — {', '.join(details)}" if details else "")
-        parts.append(f"<details><summary>{summary}</summary>\n\n<p>{highlight(citation)}</p>\n\n</details>")
+        opened = " open" if number == 1 and answer.text is not None else ""
+        parts.append(
+            f'<details class="cite"{opened}><summary>{source_heading(number, citation)}</summary>'
+            f'<blockquote class="cite-passage">{highlight(citation)}</blockquote></details>'
+        )
+    if followup_of:
+        parts.append(f"<sub>Searched together with the previous question: “{escape(followup_of)}”</sub>")
     return "\n\n".join(parts)
 
 
-def build_app(assistant):
-    """The Gradio app over one `Assistant`; the chat endpoint is `/chat`."""
-    import gradio as gr
+def message_text(message) -> str:
+    """The text of a chat message in any of Gradio's history formats (str content, or a list of parts)."""
+    content = message.get("content") if isinstance(message, dict) else getattr(message, "content", message)
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return content.get("text") or "" if content.get("type", "text") == "text" else ""
+    if isinstance(content, (list, tuple)):
+        texts = (message_text({"content": part}) for part in content if isinstance(part, (str, dict)))
+        return " ".join(text for text in texts if text).strip()
+    return ""
 
-    from qa.pipeline import EmptyQuestionError
 
-    def chat(message: str, history: list) -> str:
+def user_questions(history: Sequence | None) -> list[str]:
+    """The user's earlier questions in a chat history, oldest first."""
+    questions = []
+    for message in history or []:
+        role = message.get("role") if isinstance(message, dict) else getattr(message, "role", None)
+        if role == "user":
+            text = message_text(message).strip()
+            if text:
+                questions.append(text)
+    return questions
+
+
+def _embedder_of(assistant):
+    retriever = assistant.retriever
+    for owner in (retriever, getattr(retriever, "dense", None)):
+        embedder = getattr(owner, "embedder", None)
+        if embedder is not None:
+            return embedder
+    return None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _size_text(n_bytes: int) -> str:
+    return f"{n_bytes / 1_000_000:.3g} MB" if n_bytes >= 1_000_000 else f"{n_bytes / 1_000:.3g} KB"
+
+
+class ChatService:
+    """What the app serves: the current `Assistant` over one index folder, and the writes to that folder.
+
+    Models (embedder, reader) are loaded once; after an upload or a removal a new `Assistant` is opened
+    over the new index generation with the same model objects and swapped in under a lock, so a request
+    in flight finishes on the assistant it started with. One write runs at a time.
+    """
+
+    def __init__(self, assistant, embedder=None, *, max_upload_bytes: int = MAX_UPLOAD_BYTES):
+        from qa.retrievers import make_retriever
+
+        self._make_retriever = make_retriever
+        self.embedder = embedder if embedder is not None else _embedder_of(assistant)
+        if self.embedder is None:
+            from embeddings.embedder import Embedder
+
+            self.embedder = Embedder(assistant.config.embedding_model)
+        self.reader = assistant.reader
+        self.index_dir = Path(assistant.index.root)
+        self.config = assistant.config.with_changes(index_dir=str(self.index_dir))
+        self.max_upload_bytes = max_upload_bytes
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._current = assistant
+        self._by_mode = {assistant.config.retrieval_mode: assistant}
+
+    @classmethod
+    def from_config(cls, config=None, **kwargs) -> "ChatService":
+        from embeddings.embedder import Embedder
+        from qa.config import Config
+        from qa.pipeline import Assistant
+
+        config = config if config is not None else Config()
+        embedder = Embedder(config.embedding_model)
+        return cls(Assistant.from_config(config, embedder=embedder), embedder, **kwargs)
+
+    # -- asking -----------------------------------------------------------------------------------
+
+    @property
+    def default_threshold(self) -> float:
+        return float(self.reader.no_answer_threshold)
+
+    def assistant(self, mode: str | None = None):
+        """The current assistant, with the retriever of `mode` (built once per index generation)."""
+        from qa.pipeline import Assistant
+
+        with self._lock:
+            base = self._current
+            mode = mode or base.config.retrieval_mode
+            found = self._by_mode.get(mode)
+            if found is None:
+                config = base.config.with_changes(retrieval_mode=mode)  # validates the mode
+                retriever = self._make_retriever(mode, base.index, self.embedder, rrf_k=config.rrf_k, pool=config.fusion_pool)
+                found = self._by_mode[mode] = Assistant(base.index, retriever, base.reader, config)
+            return found
+
+    def ask(self, question: str, history: Sequence | None = None, *, k=None, mode: str | None = None,
+            threshold=None):
+        """(answer, the earlier question a follow-up was retrieved with or None)."""
+        previous = user_questions(history)
+        anchor = anchor_question(question, previous) if isinstance(question, str) else None
+        retrieval = retrieval_query(question, previous) if anchor else None
+        k = None if k is None else max(1, min(int(k), MAX_K))
+        threshold = None if threshold is None or (isinstance(threshold, float) and math.isnan(threshold)) else float(threshold)
+        answer = self.assistant(mode).answer(question, k=k, threshold=threshold, retrieval_query=retrieval)
+        return answer, anchor
+
+    def reply(self, question: str, history: Sequence | None = None, k=None, mode: str | None = None, threshold=None) -> str:
+        """The chat's reply text; an error becomes a message, never an exception."""
+        from qa.pipeline import EmptyQuestionError
+
         try:
-            return render_answer(assistant.answer(message))
+            answer, anchor = self.ask(question, history, k=k, mode=mode, threshold=threshold)
         except EmptyQuestionError as err:
             return str(err).capitalize() + "."
         except Exception as err:  # shown in the chat, never a broken page
-            return f"Sorry, something went wrong: {html.escape(str(err))}"
+            log.exception("chat request failed")
+            return f"Sorry, something went wrong: {escape(str(err) or type(err).__name__)}"
+        return render_answer(answer, followup_of=anchor)
 
-    return gr.ChatInterface(
-        chat,
-        title="citeqa",
-        description="Ask the articles. Every answer is a span copied from a source, with its citation.",
-        examples=EXAMPLES,
-        api_name="chat",
-        fill_height=True,
-    ).queue(default_concurrency_limit=4)
+    # -- documents --------------------------------------------------------------------------------
+
+    def documents(self) -> list:
+        """The indexed documents (StoredDocument), oldest first."""
+        return list(self.assistant().index.documents().values())
+
+    def summary(self) -> str:
+        docs = self.documents()
+        chunks = sum(d.chunks for d in docs)
+        return f"{_count(len(docs), 'document')} · {_count(chunks, 'passage')}"
+
+    def _reload(self) -> None:
+        from qa.pipeline import Assistant
+
+        fresh = Assistant.from_config(self.config, embedder=self.embedder, reader=self.reader)
+        with self._lock:
+            self._current = fresh
+            self._by_mode = {fresh.config.retrieval_mode: fresh}
+
+    def check_upload(self, paths: Sequence[str | os.PathLike]) -> list[str]:
+        """Problems with the files before reading them (type, size, existence), one line per file."""
+        problems = []
+        for raw in paths:
+            path = Path(raw)
+            if path.suffix.lower() not in UPLOAD_SUFFIXES:
+                kind = path.suffix or "(no extension)"
+                problems.append(f"{path.name}: unsupported type {kind}; upload {', '.join(UPLOAD_SUFFIXES)}")
+            elif not path.is_file():
+                problems.append(f"{path.name}: cannot be read (not a file)")
+            elif path.stat().st_size > self.max_upload_bytes:
+                problems.append(f"{path.name}: too large ({_size_text(path.stat().st_size)}; "
+                                f"the limit is {_size_text(self.max_upload_bytes)})")
+        return problems
+
+    def add_files(self, paths: Sequence[str | os.PathLike], on_progress: Callable[[int, int], None] | None = None) -> str:
+        """Index uploaded files. All or nothing: if any file is refused or cannot be read, the message names
+        it and the index is left as it was. Returns a Markdown status message (names escaped)."""
+        from corpus.errors import CorpusError
+        from corpus.loaders import load_path
+        from embeddings.index import update_index
+
+        paths = [Path(p) for p in paths or []]
+        if not paths:
+            return "Choose one or more files to add."
+        problems = self.check_upload(paths)
+        if not problems:
+            try:
+                report = load_path(*paths, max_bytes=self.max_upload_bytes)
+            except CorpusError as err:
+                problems = [str(err)]
+            else:
+                problems = [f"{Path(skip.path).name}: cannot be read ({skip.reason})" for skip in report.skipped]
+        if problems:
+            return "**Nothing was added.**\n\n" + "\n".join(f"- {escape(p)}" for p in problems)
+        with self._write_lock:
+            result = update_index(self.index_dir, self.embedder, add=report.documents, wait_seconds=30,
+                                  on_progress=on_progress)
+            if result.changed:
+                self._reload()
+        lines = []
+        titles = {d.doc_id: d.title for d in report.documents}
+        if result.added:
+            lines.append(f"**Added {_count(len(result.added), 'document')}** "
+                         f"({_count(result.chunks_embedded, 'passage')} indexed in {result.seconds:.1f} s):")
+            lines += [f"- {escape(titles.get(doc_id, doc_id))}" for doc_id in result.added]
+        skipped_names = [name for name, _ in report.duplicates] + [name for name, _ in result.duplicates]
+        if skipped_names:
+            lines.append("Already indexed, not added again: " + ", ".join(escape(Path(n).name) for n in skipped_names))
+        if not result.added:
+            lines.insert(0, "**Nothing new was added.**")
+        return "\n".join(lines)
+
+    def remove(self, doc_ids: Sequence[str]) -> str:
+        """Remove documents by id; refuses to remove every document (an index needs one)."""
+        from embeddings.index import update_index
+
+        doc_ids = [d for d in doc_ids or [] if d]
+        if not doc_ids:
+            return "Choose the documents to remove."
+        with self._write_lock:
+            known = {d.doc_id: d for d in self.documents()}
+            missing = [d for d in doc_ids if d not in known]
+            if missing:
+                return "**Nothing was removed:** unknown document " + ", ".join(escape(m) for m in missing)
+            if set(doc_ids) >= set(known):
+                return "**Nothing was removed:** the index needs at least one document."
+            result = update_index(self.index_dir, self.embedder, remove=doc_ids, wait_seconds=30)
+            if result.changed:
+                self._reload()
+        names = [escape(known[d].title) for d in result.removed]
+        return f"**Removed {_count(len(names), 'document')}:** " + "; ".join(names)
+
+
+def document_rows(documents) -> list[list]:
+    """Rows of the documents table: title, date, passages, source (shown as plain text)."""
+    return [[d.title, d.date or "", d.chunks, d.source] for d in documents]
+
+
+def document_choices(documents) -> list[tuple[str, str]]:
+    """(label, doc_id) pairs for the remove list; the label keeps titles apart with a short id."""
+    return [(f"{d.title} · {d.date or 'no date'} · {d.doc_id[:8]}", d.doc_id) for d in documents]
+
+
+CSS = """
+.cite { border: 1px solid var(--border-color-primary); border-radius: 8px; margin: 6px 0;
+        padding: 4px 10px; background: var(--background-fill-secondary); }
+.cite summary { cursor: pointer; padding: 2px 0; }
+.cite .cite-n { font-weight: 700; color: var(--color-accent); }
+.cite .cite-title { font-weight: 600; }
+.cite .cite-meta { display: block; margin-left: 1.35em; color: var(--body-text-color-subdued); font-size: 0.9em; }
+.cite blockquote.cite-passage { margin: 6px 0 4px 0; border-left: 3px solid var(--color-accent);
+        padding: 2px 10px; font-size: 0.95em; line-height: 1.5; }
+.cite mark { background: #fde68a; color: #111827; padding: 0 2px; border-radius: 3px; font-weight: 600; }
+#citeqa-docs table, #citeqa-docs th, #citeqa-docs td, #citeqa-docs span { font-family: var(--font) !important; }
+#citeqa-header { gap: 0; }
+#citeqa-header h1 { margin-bottom: 0; }
+#citeqa-header p { margin-top: 2px; color: var(--body-text-color-subdued); }
+"""
+
+
+def _theme():
+    import gradio as gr
+
+    system_fonts = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
+    return gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=system_fonts)
+
+
+def build_app(service_or_assistant, *, embedder=None):
+    """The Gradio app over one `ChatService` (or an `Assistant`, wrapped in one). The chat endpoint is `/chat`:
+    `(question, k, mode, threshold) -> reply`, every parameter after the question optional."""
+    import gradio as gr
+
+    from qa.retrievers import RETRIEVAL_MODES
+
+    service = service_or_assistant if isinstance(service_or_assistant, ChatService) else ChatService(service_or_assistant, embedder)
+    default_threshold = service.default_threshold
+    mode_labels = {"hybrid": "Hybrid (dense + BM25)", "dense": "Dense (embeddings)", "bm25": "BM25 (keywords)"}
+
+    def chat(message: str, history: list, k: float = service.config.k, mode: str = service.config.retrieval_mode,
+             threshold: float = default_threshold) -> str:
+        return service.reply(message, history, k=k, mode=mode, threshold=threshold)
+
+    def refresh():
+        docs = service.documents()
+        return (service.summary(), document_rows(docs),
+                gr.update(choices=document_choices(docs), value=[]))
+
+    def add(paths, progress=gr.Progress()):
+        def on_progress(done: int, total: int) -> None:
+            progress((done, total), desc="Embedding passages", unit="passages")
+
+        progress(0, desc="Reading files")
+        try:
+            message = service.add_files(paths or [], on_progress=on_progress)
+        except Exception as err:  # a message, never a broken page
+            log.exception("upload failed")
+            message = f"**Nothing was added:** {escape(str(err) or type(err).__name__)}"
+        return (message, None, *refresh())
+
+    def remove(doc_ids):
+        try:
+            message = service.remove(doc_ids or [])
+        except Exception as err:
+            log.exception("remove failed")
+            message = f"**Nothing was removed:** {escape(str(err) or type(err).__name__)}"
+        return (message, *refresh())
+
+    with gr.Blocks(title="citeqa", fill_height=True) as app:
+        with gr.Sidebar(label="Settings", open=True, width=300):
+            gr.Markdown("### Settings")
+            k = gr.Slider(1, MAX_K, value=service.config.k, step=1, label="Passages (k)",
+                          info="How many retrieved passages the reader reads.")
+            mode = gr.Radio([(mode_labels.get(m, m), m) for m in RETRIEVAL_MODES], value=service.config.retrieval_mode,
+                            label="Retrieval")
+            threshold = gr.Number(value=default_threshold, label="Abstention threshold",
+                                  info=f"Below this score citeqa says the documents don't say. "
+                                       f"The reader's default is {default_threshold:g}; higher abstains more.")
+            gr.Markdown("Short follow-ups such as *Who funds it?* are searched together with the previous question.")
+        gr.Markdown("# citeqa\nAnswers copied word for word from your documents, each with its sources. "
+                    "When the documents don't hold the answer, citeqa says so.", elem_id="citeqa-header")
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                chatbot = gr.Chatbot(
+                    label="citeqa", show_label=False, height=560, latex_delimiters=[], sanitize_html=True,
+                    placeholder="**Ask the articles.** Every answer is a span copied from a source, with its citation.",
+                )
+                gr.ChatInterface(
+                    chat,
+                    chatbot=chatbot,
+                    textbox=gr.Textbox(placeholder="Ask a question about the documents…", show_label=False, elem_id="citeqa-question",
+                                       submit_btn=True, autofocus=True),
+                    additional_inputs=[k, mode, threshold],
+                    examples=[[q] for q in EXAMPLES],
+                    api_name="chat",
+                    api_description="Answer a question from the indexed documents; returns the reply with its sources.",
+                    fill_height=True,
+                )
+            with gr.Tab("Documents", id="documents"):
+                summary = gr.Markdown(service.summary())
+                table = gr.Dataframe(headers=["Title", "Date", "Passages", "Source"], datatype="str",
+                                     value=document_rows(service.documents()), interactive=False, wrap=True,
+                                     label="Indexed documents", max_height=360, elem_id="citeqa-docs",
+                                     column_widths=["52%", "14%", "10%", "24%"])
+                with gr.Row(equal_height=False):
+                    with gr.Column():
+                        upload = gr.File(file_count="multiple", file_types=list(UPLOAD_SUFFIXES), elem_id="citeqa-upload",
+                                         label=f"Add documents — {', '.join(s[1:] for s in UPLOAD_SUFFIXES)}; "
+                                               f"up to {_size_text(service.max_upload_bytes)} each")
+                    with gr.Column():
+                        chosen = gr.Dropdown(choices=document_choices(service.documents()), value=[], multiselect=True,
+                                             label="Remove documents")
+                        remove_btn = gr.Button("Remove selected", variant="stop")
+                status = gr.Markdown()
+
+        upload.upload(add, [upload], [status, upload, summary, table, chosen], api_name="add_documents",
+                      concurrency_limit=1)
+        remove_btn.click(remove, [chosen], [status, summary, table, chosen], api_name="remove_documents",
+                         concurrency_limit=1)
+        app.load(refresh, None, [summary, table, chosen], api_visibility="undocumented", queue=False)
+    app.queue(default_concurrency_limit=4)
+    app.citeqa_service = service  # for tests and callers that want to reach the served index
+    return app
+
+
+def launch(app, **kwargs):
+    """`app.launch` with citeqa's look (theme and CSS, which Gradio 6 takes at launch)."""
+    kwargs.setdefault("css", CSS)
+    kwargs.setdefault("theme", _theme())
+    kwargs.setdefault("max_file_size", MAX_UPLOAD_BYTES)
+    return app.launch(**kwargs)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,11 +472,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from qa.config import Config
-    from qa.pipeline import Assistant
 
-    assistant = Assistant.from_config(Config(index_dir=args.index))
-    assistant.answer(EXAMPLES[0])  # load the models before the first user waits
-    build_app(assistant).launch(server_name=args.host, server_port=args.port)
+    from qa.reader import ReaderNotInstalledError
+
+    try:
+        service = ChatService.from_config(Config(index_dir=args.index))
+        service.ask(EXAMPLES[0])  # load the models before the first user waits
+    except (ReaderNotInstalledError, OSError, ValueError, RuntimeError) as err:
+        raise SystemExit(f"citeqa: error: {err}") from None
+    launch(build_app(service), server_name=args.host, server_port=args.port)
 
 
 if __name__ == "__main__":

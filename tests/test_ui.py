@@ -1,0 +1,450 @@
+"""The Gradio chat: reply rendering and escaping (pure), the service behind the app (uploads, removal,
+follow-ups, errors), and the launched app through gradio_client's `/chat`.
+
+The reader is the tiny random one from conftest: its answers are arbitrary spans, so the assertions
+are about structure, escaping, citations and abstention, computed against the same assistant.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+import ui
+from corpus.documents import Document, document_id
+from qa.types import Answer, Citation
+
+QUESTION = "In which city is the Stargate data center being built?"
+INJECTION_TITLE = 'Evil <b onmouseover="alert(3)">title</b> & co'
+INJECTION_TEXT = (
+    "The zeppelin museum keeps <script>alert(1)</script> and <img src=x onerror=alert(1)> in its archive. "
+    "Its **archive** is in [Friedrichshafen](javascript:alert(2)) by the lake."
+)
+
+
+def citation(passage="The data center is in Abilene, Texas.", start=22, end=36, *, title="Stargate", date="2025-01-24",
+             source="a.txt", page=None, passage_start=0) -> Citation:
+    return Citation(doc_id="d1", title=title, date=date, source=source, passage=passage, start=passage_start + start,
+                    end=passage_start + end, passage_start=passage_start, score=1.0, page=page)
+
+
+def answer(text="Abilene, Texas", citations=None, score=2.0) -> Answer:
+    return Answer("Where?", text, score, tuple([citation()] if citations is None else citations))
+
+
+# -- pure functions ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("plain text, 100% fine: ok?", "plain text, 100% fine: ok?"),
+    ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
+    ("<img src=x onerror=alert(1)>", "&lt;img src=x onerror=alert(1)&gt;"),
+    ("a & b", "a &amp; b"),
+    ('"quoted" \'single\'', '"quoted" \'single\''),
+    ("**bold** _it_ `code` [l](javascript:x) ~s~ a|b \\", "&#42;&#42;bold&#42;&#42; &#95;it&#95; &#96;code&#96; "
+                                                         "&#91;l&#93;(javascript:x) &#126;s&#126; a&#124;b &#92;"),
+    ("", ""),
+])
+def test_escape(raw, shown):
+    assert ui.escape(raw) == shown
+
+
+def test_escape_html_leaves_markdown_characters():
+    assert ui.escape_html("<b>*x*</b> & _y_") == "&lt;b&gt;*x*&lt;/b&gt; &amp; _y_"
+
+
+@pytest.mark.parametrize("start, end, expected", [
+    (22, 36, "The data center is in <mark>Abilene, Texas</mark>."),
+    (0, 3, "<mark>The</mark> data center is in Abilene, Texas."),
+    (22, 37, "The data center is in <mark>Abilene, Texas.</mark>"),
+    (0, 37, "<mark>The data center is in Abilene, Texas.</mark>"),
+    (5, 5, "The data center is in Abilene, Texas."),          # empty span: no mark
+    (30, 10, "The data center is in Abilene, Texas."),        # reversed: no mark
+    (31, 99, "The data center is in Abilene, <mark>Texas.</mark>"),  # clipped to the passage
+])
+def test_highlight_marks_exactly_the_span(start, end, expected):
+    assert ui.highlight(citation(start=start, end=end)) == expected
+
+
+def test_highlight_uses_offsets_relative_to_the_passage():
+    c = citation("in Abilene, Texas", start=3, end=10, passage_start=500)
+    assert ui.highlight(c) == "in <mark>Abilene</mark>, Texas"
+
+
+def test_highlight_escapes_inside_and_around_the_mark():
+    c = citation("a <b> c <script>x</script> d", start=8, end=26)
+    assert ui.highlight(c) == "a &lt;b&gt; c <mark>&lt;script&gt;x&lt;/script&gt;</mark> d"
+
+
+def test_highlight_turns_line_breaks_into_br():
+    c = citation("First para.\n\nSecond para.\r\nThird.", start=13, end=19)
+    assert ui.highlight(c) == "First para.<br><br><mark>Second</mark> para.<br>Third."
+
+
+def test_render_answer():
+    second = citation("Texas has a new data center in Abilene, Texas.", start=31, end=45, title="Other", date=None,
+                      source="b.html", page=3)
+    reply = ui.render_answer(answer(citations=[citation(), second], score=2.0))
+    head, *rest = reply.split("\n\n")
+    assert head == "**Abilene, Texas** (confidence 88%)"
+    assert rest[0] == "Sources:"
+    assert rest[1].startswith('<details class="cite" open><summary>')
+    assert '<span class="cite-n">[1]</span> <span class="cite-title">Stargate</span>' in rest[1]
+    assert '<span class="cite-meta">2025-01-24 · a.txt</span>' in rest[1]
+    assert "<mark>Abilene, Texas</mark>" in rest[1]
+    assert rest[2].startswith('<details class="cite"><summary>')  # only the first source is open
+    assert "[2]</span>" in rest[2] and '<span class="cite-meta">b.html · page 3</span>' in rest[2]
+    assert len(rest) == 3
+    assert all("\n" not in block for block in rest[1:])  # an HTML block must not be cut by a blank line
+
+
+def test_render_answer_escapes_everything_from_documents():
+    evil = citation("<img src=x onerror=alert(1)> <script>alert(1)</script>", start=0, end=28,
+                    title="<script>t</script>", date="<i>d</i>", source="<b>s</b>.txt")
+    reply = ui.render_answer(answer(text="<img src=x onerror=alert(1)>", citations=[evil]))
+    assert "<img" not in reply and "<script" not in reply and "<b>" not in reply and "<i>" not in reply
+    assert "&lt;img src=x onerror=alert(1)&gt;" in reply
+    assert "&lt;script&gt;t&lt;/script&gt;" in reply and "&lt;i&gt;d&lt;/i&gt;" in reply
+
+
+def test_render_answer_puts_a_multiline_answer_on_one_line():
+    reply = ui.render_answer(answer(text="Abilene,\n\nTexas"))
+    assert reply.startswith("**Abilene, Texas** (confidence")
+
+
+def test_render_abstention_shows_the_closest_passages_without_marks():
+    closest = [citation(start=0, end=0), citation(start=0, end=0, title="Second")]
+    reply = ui.render_answer(Answer("Who?", None, -3.0, tuple(closest)))
+    parts = reply.split("\n\n")
+    assert parts[0] == ui.ABSTAIN_TEXT == "The documents don't say."
+    assert parts[1] == "Closest passages found:"
+    assert "<mark>" not in reply and " open>" not in reply
+    assert "[1]" in parts[2] and "[2]" in parts[3]
+
+
+def test_render_abstention_without_passages():
+    assert ui.render_answer(Answer("Who?", None, float("-inf"), ())) == ui.ABSTAIN_TEXT
+
+
+def test_render_followup_note_is_escaped():
+    reply = ui.render_answer(answer(), followup_of="What is <b>Stargate</b>?")
+    assert reply.endswith("<sub>Searched together with the previous question: “What is &lt;b&gt;Stargate&lt;/b&gt;?”</sub>")
+
+
+@pytest.mark.parametrize("message, text", [
+    ({"role": "user", "content": "Who?"}, "Who?"),
+    ({"role": "user", "content": [{"type": "text", "text": "Who?"}]}, "Who?"),
+    ({"role": "user", "content": [{"type": "text", "text": "Who"}, {"type": "file", "file": {}}, "else?"]}, "Who else?"),
+    ({"role": "user", "content": {"type": "text", "text": "Who?"}}, "Who?"),
+    ({"role": "user", "content": {"path": "a.png"}}, ""),
+    ({"role": "user", "content": None}, ""),
+])
+def test_message_text(message, text):
+    assert ui.message_text(message) == text
+
+
+def test_user_questions_keeps_only_the_users_non_empty_questions():
+    history = [
+        {"role": "user", "content": "What is Stargate?"},
+        {"role": "assistant", "content": "**A venture** ..."},
+        {"role": "user", "content": [{"type": "text", "text": "  "}]},
+        {"role": "user", "content": [{"type": "text", "text": "Who funds it?"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "The documents don't say."}]},
+    ]
+    assert ui.user_questions(history) == ["What is Stargate?", "Who funds it?"]
+    assert ui.user_questions(None) == [] == ui.user_questions([])
+
+
+def test_document_rows_and_choices():
+    from embeddings.index import StoredDocument
+
+    docs = [StoredDocument("abcdef1234", "<b>T</b>", None, "a.txt", None, (), 3, ("a.txt",))]
+    assert ui.document_rows(docs) == [["<b>T</b>", "", 3, "a.txt"]]  # a Dataframe shows str cells as text
+    assert ui.document_choices(docs) == [("<b>T</b> · no date · abcdef12", "abcdef1234")]
+
+
+# -- the service behind the app -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ui_index(tmp_path_factory, embedder, documents) -> Path:
+    from embeddings.index import ChunkingSettings, update_index
+
+    evil = Document(document_id(INJECTION_TEXT), INJECTION_TITLE, "2025-02-01", "evil.html", INJECTION_TEXT)
+    folder = tmp_path_factory.mktemp("ui-index") / "idx"
+    update_index(folder, embedder, add=[*documents, evil], chunking=ChunkingSettings(max_words=25, overlap_sentences=1))
+    return folder
+
+
+def make_service(index_dir, embedder, reader_dir, **kwargs) -> ui.ChatService:
+    from qa.config import Config
+    from qa.pipeline import Assistant
+
+    assistant = Assistant.from_config(Config(index_dir=str(index_dir), reader_model=str(reader_dir)), embedder=embedder)
+    return ui.ChatService(assistant, embedder, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def service(ui_index, embedder, tiny_reader_dir) -> ui.ChatService:
+    return make_service(ui_index, embedder, tiny_reader_dir)
+
+
+@pytest.fixture
+def writable_service(ui_index, embedder, tiny_reader_dir, tmp_path) -> ui.ChatService:
+    copy = tmp_path / "idx"
+    shutil.copytree(ui_index, copy)
+    return make_service(copy, embedder, tiny_reader_dir, max_upload_bytes=2_000)
+
+
+def generation(service) -> str:
+    return (service.index_dir / "CURRENT").read_text().strip()
+
+
+@pytest.mark.slow
+def test_service_reply_is_the_rendered_answer(service):
+    expected = service.assistant().answer(QUESTION)
+    assert service.reply(QUESTION) == ui.render_answer(expected)
+    assert expected.text is not None  # the tiny reader's threshold is -100
+
+
+@pytest.mark.slow
+def test_service_keeps_one_assistant_per_mode_over_the_same_models(service):
+    hybrid, bm25 = service.assistant("hybrid"), service.assistant("bm25")
+    assert service.assistant("bm25") is bm25 and service.assistant() is hybrid
+    assert bm25.index is hybrid.index and bm25.reader is hybrid.reader
+    assert bm25.config.retrieval_mode == "bm25"
+
+
+@pytest.mark.slow
+def test_service_followup_is_retrieved_with_the_previous_question(service, monkeypatch):
+    seen = []
+    original = service.assistant().answer
+
+    def spy(question, **kwargs):
+        seen.append((question, kwargs.get("retrieval_query")))
+        return original(question, **kwargs)
+
+    monkeypatch.setattr(service.assistant(), "answer", spy)
+    history = [{"role": "user", "content": [{"type": "text", "text": "What is the Stargate venture?"}]},
+               {"role": "assistant", "content": "..."}]
+    reply = service.reply("Who funds it?", history)
+    assert seen == [("Who funds it?", "What is the Stargate venture? Who funds it?")]
+    assert "Searched together with the previous question: “What is the Stargate venture?”" in reply
+    service.reply("Who is the CEO of OpenAI?", history)
+    assert seen[-1] == ("Who is the CEO of OpenAI?", None)
+
+
+@pytest.mark.slow
+def test_service_errors_become_messages(service, monkeypatch):
+    assert service.reply("   ") == "The question is empty: type a question about the documents."
+    assert service.reply(QUESTION, mode="nonsense").startswith("Sorry, something went wrong: unknown retrieval mode")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("<b>disk</b> on fire")
+
+    monkeypatch.setattr(service.assistant(), "answer", broken)
+    assert service.reply(QUESTION) == "Sorry, something went wrong: &lt;b&gt;disk&lt;/b&gt; on fire"
+
+
+@pytest.mark.slow
+def test_upload_adds_documents_searchable_in_the_next_question(writable_service, tmp_path):
+    service = writable_service
+    before = len(service.documents())
+    article = tmp_path / "upload" / "lighthouse.md"
+    article.parent.mkdir()
+    article.write_text("# The lighthouse keeper\n\nThe lighthouse on Hook Head has guided ships for eight centuries.\n")
+    progress = []
+    message = service.add_files([article], on_progress=lambda done, total: progress.append((done, total)))
+    assert message.startswith("**Added 1 document** (1 passage indexed in")
+    assert "- The lighthouse keeper" in message
+    assert progress and progress[-1][0] == progress[-1][1]
+    assert len(service.documents()) == before + 1
+    reply = service.reply("lighthouse Hook Head ships centuries", mode="bm25", threshold=1e9)
+    assert reply.startswith(ui.ABSTAIN_TEXT) and "[1]</span> <span class=\"cite-title\">The lighthouse keeper</span>" in reply
+    again = service.add_files([article])
+    assert again.startswith("**Nothing new was added.**") and "lighthouse.md" in again
+
+
+@pytest.mark.slow
+def test_upload_refuses_bad_files_and_changes_nothing(writable_service, tmp_path):
+    service = writable_service
+    before, gen = len(service.documents()), generation(service)
+    good = tmp_path / "good.txt"
+    good.write_text("A perfectly good article about tide pools.")
+    (tmp_path / "big.txt").write_text("x " * 2_000)                 # over the 2,000-byte limit of this service
+    (tmp_path / "tool.exe").write_bytes(b"MZ\x00")
+    (tmp_path / "broken.pdf").write_bytes(b"\x00\x01 not a pdf")
+    (tmp_path / "<img src=x onerror=alert(1)>.txt").write_text("   ")  # empty, and a hostile name
+    cases = {
+        "big.txt": "big.txt: too large (4 KB; the limit is 2 KB)",
+        "tool.exe": "tool.exe: unsupported type .exe",
+        "broken.pdf": "broken.pdf: cannot be read (",
+        "<img src=x onerror=alert(1)>.txt": "&lt;img src=x onerror=alert(1)&gt;.txt: cannot be read (empty)",
+    }
+    for name, expected in cases.items():
+        message = service.add_files([good, tmp_path / name])
+        assert message.startswith("**Nothing was added.**"), message
+        assert expected in message
+        assert "good.txt" not in message
+        assert len(service.documents()) == before and generation(service) == gen
+    assert service.add_files([]) == "Choose one or more files to add."
+
+
+@pytest.mark.slow
+def test_remove_documents(writable_service):
+    service = writable_service
+    docs = service.documents()
+    gen = generation(service)
+    assert service.remove([]) == "Choose the documents to remove."
+    assert service.remove(["nope"]).startswith("**Nothing was removed:** unknown document nope")
+    assert service.remove([d.doc_id for d in docs]) == "**Nothing was removed:** the index needs at least one document."
+    assert generation(service) == gen
+    evil = next(d for d in docs if d.source == "evil.html")
+    message = service.remove([evil.doc_id])
+    assert message == "**Removed 1 document:** Evil &lt;b onmouseover=\"alert(3)\"&gt;title&lt;/b&gt; &amp; co"
+    assert [d.doc_id for d in service.documents()] == [d.doc_id for d in docs if d is not evil]
+    reply = service.reply("zeppelin museum archive", mode="bm25", threshold=1e9)
+    assert "evil.html" not in reply
+
+
+# -- the launched app through gradio_client -------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(service):
+    app = ui.build_app(service)
+    port = free_port()
+    ui.launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+@pytest.mark.slow
+def test_chat_endpoint_answers_with_the_answer_and_its_source(client, service):
+    reply = client.predict(QUESTION, api_name="/chat")  # only the question: the settings take their defaults
+    expected = service.assistant().answer(QUESTION)
+    assert reply == ui.render_answer(expected)
+    assert reply.startswith(f"**{ui.escape(ui.answer_line(expected.text))}** (confidence ")
+    first = expected.citations[0]
+    assert f'<span class="cite-title">{ui.escape_html(first.title)}</span>' in reply
+    assert first.title in {"Stargate plans a data center", "A volcano in Iceland", "A chess final", INJECTION_TITLE}
+    assert "<mark>" in reply
+
+
+@pytest.mark.slow
+def test_chat_endpoint_settings(client, service):
+    reply = client.predict(QUESTION, 1, "bm25", -100.0, api_name="/chat")
+    expected = service.assistant("bm25").answer(QUESTION, k=1, threshold=-100.0)
+    assert reply == ui.render_answer(expected)
+    assert reply.count("<details") == 1  # k=1: one passage read, so one source
+
+
+@pytest.mark.slow
+def test_chat_endpoint_abstains(client):
+    reply = client.predict("What is the airspeed of an unladen swallow?", 5, "hybrid", 1e9, api_name="/chat")
+    assert reply.startswith("The documents don't say.\n\nClosest passages found:")
+    assert "<mark>" not in reply and reply.count("<details") == 3
+
+
+@pytest.mark.slow
+def test_chat_endpoint_keeps_an_html_injection_article_inert(client):
+    reply = client.predict("zeppelin museum archive", 5, "bm25", 1e9, api_name="/chat")
+    assert "evil.html" in reply
+    assert "<script" not in reply and "<img" not in reply and "<b " not in reply
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in reply and "&lt;img src=x onerror=alert(1)&gt;" in reply
+    assert "Evil &lt;b onmouseover=\"alert(3)\"&gt;title&lt;/b&gt; &amp; co" in reply
+
+
+@pytest.mark.slow
+def test_chat_endpoint_reports_an_empty_question(client):
+    assert client.predict("  ", api_name="/chat") == "The question is empty: type a question about the documents."
+
+
+@pytest.mark.slow
+def test_concurrent_requests_get_their_own_replies(client, service):
+    questions = [QUESTION, "zeppelin museum archive", "Where did the volcano erupt?", "Who won the chess final?"]
+    jobs = [client.submit(q, 5, "bm25", -100.0, api_name="/chat") for q in questions]
+    for question, job in zip(questions, jobs):
+        assert job.result(timeout=60) == ui.render_answer(service.assistant("bm25").answer(question, threshold=-100.0))
+
+
+@pytest.mark.slow
+def test_upload_and_remove_through_the_app(client, service, tmp_path):
+    from gradio_client import handle_file
+
+    article = tmp_path / "okapi.txt"
+    article.write_text(" title The okapi\n date 2025-03-01\nThe okapi lives in the rainforests of the Congo basin.\n")
+    status, _, summary, rows, _ = client.predict([handle_file(str(article))], api_name="/add_documents")
+    assert status.startswith("**Added 1 document**") and "The okapi" in status
+    assert "The okapi" in [row[0] for row in rows["data"]]
+    added = next(d for d in service.documents() if d.title == "The okapi")
+    reply = client.predict("okapi rainforests Congo", 5, "bm25", 1e9, api_name="/chat")
+    assert 'The okapi</span> <span class="cite-meta">2025-03-01 · okapi.txt</span>' in reply
+    status, summary, rows, _ = client.predict([added.doc_id], api_name="/remove_documents")
+    assert status == "**Removed 1 document:** The okapi"
+    assert "The okapi" not in [row[0] for row in rows["data"]]
+    assert "okapi.txt" not in client.predict("okapi rainforests Congo", 5, "bm25", 1e9, api_name="/chat")
+
+
+# -- starting the app ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_start(monkeypatch):
+    """ui.main without models or a server: records the config and the launch arguments."""
+    calls = {}
+
+    class FakeService:
+        def ask(self, question):
+            calls["warmed_with"] = question
+
+    def from_config(config=None, **kwargs):
+        calls["config"] = config
+        return FakeService()
+
+    monkeypatch.setattr(ui.ChatService, "from_config", staticmethod(from_config))
+    monkeypatch.setattr(ui, "build_app", lambda service: "app")
+    monkeypatch.setattr(ui, "launch", lambda app, **kwargs: calls.update(app=app, launch=kwargs))
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    return calls
+
+
+def test_main_defaults(fake_start):
+    ui.main([])
+    assert fake_start["launch"] == {"server_name": "127.0.0.1", "server_port": 7860}
+    assert fake_start["config"].index_dir is None and fake_start["warmed_with"] == ui.EXAMPLES[0]
+
+
+def test_main_respects_gradio_environment(fake_start, monkeypatch):
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
+    ui.main([])
+    assert fake_start["launch"] == {"server_name": "0.0.0.0", "server_port": 7999}
+
+
+def test_flags_override_the_environment_and_citeqa_serve_passes_them(fake_start, monkeypatch):
+    from qa.cli import main as cli_main
+
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
+    assert cli_main(["serve", "--host", "127.0.0.2", "--port", "8001", "--index", "my-index"]) == 0
+    assert fake_start["launch"] == {"server_name": "127.0.0.2", "server_port": 8001}
+    assert fake_start["config"].index_dir == "my-index"

@@ -1,0 +1,137 @@
+"""The chat in a real browser: Playwright driving Debian's Chromium (`apt-get install -y chromium`; never
+`playwright install`). Asks the bundled articles a question, checks the answer and its highlighted source,
+saves a screenshot, then uploads an HTML-injection article and checks it shows as text and never runs.
+
+The reader is the tiny random one (answers are arbitrary spans); set CITEQA_UI_READER to a model folder
+(e.g. qa/models/reader) to take the README screenshot with a trained reader.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import socket
+from pathlib import Path
+
+import pytest
+
+import ui
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = os.environ.get("CITEQA_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+# Set CITEQA_UI_SCREENSHOT=docs/chat.png (with CITEQA_UI_READER=qa/models/reader) to refresh the README picture.
+SCREENSHOT = Path(os.environ.get("CITEQA_UI_SCREENSHOT", Path(tempfile.gettempdir()) / "citeqa-chat.png"))
+QUESTION = ui.EXAMPLES[0]
+EVIL = (" title Evil <img src=x onerror=\"window.__citeqa_xss='img'\"> article\n date 2025-02-01\n"
+        "The zeppelin museum archive holds <script>window.__citeqa_xss='script'</script> and "
+        "<img src=x onerror=\"window.__citeqa_xss='img'\"> as plain text.\n")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, embedder, tiny_reader_dir):
+    from corpus.loaders import load_default_corpus
+    from embeddings.index import update_index
+    from qa.config import Config
+    from qa.pipeline import Assistant
+
+    index = tmp_path_factory.mktemp("browser-index") / "idx"
+    update_index(index, embedder, add=load_default_corpus())
+    reader = os.environ.get("CITEQA_UI_READER") or str(tiny_reader_dir)
+    service = ui.ChatService(Assistant.from_config(Config(index_dir=str(index), reader_model=reader), embedder=embedder),
+                             embedder)
+    app = ui.build_app(service)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ui.launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/", service
+    finally:
+        app.close()
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_chat_in_the_browser(browser, served, tmp_path):
+    from playwright.sync_api import expect
+
+    url, service = served
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    dialogs, errors = [], []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    question_box = page.locator("#citeqa-question textarea")
+
+    # Ask; the reply shows the answer in bold and the first source open with the span highlighted.
+    question_box.fill(QUESTION)
+    question_box.press("Enter")
+    expected, _ = service.ask(QUESTION)
+    assert expected.text is not None
+    reply = page.locator(".bot .message-content").last
+    mark = reply.locator("details.cite[open] mark").first
+    expect(mark).to_be_visible(timeout=60_000)
+    expect(reply.locator("strong").first).to_have_text(ui.answer_line(expected.text))
+    first = expected.citations[0]
+    span = first.passage[first.answer_start_in_passage:first.answer_end_in_passage]
+    assert one_line(mark.inner_text()) == one_line(span)
+    expect(reply.locator("details.cite summary").first).to_contain_text(first.title)
+    expect(reply).to_contain_text("confidence")
+    expect(question_box).to_be_enabled()
+    page.wait_for_timeout(300)  # let the last status badge fade before the picture
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+
+    # The source is collapsible.
+    reply.locator("details.cite summary").first.click()
+    expect(mark).to_be_hidden()
+    reply.locator("details.cite summary").first.click()
+    expect(mark).to_be_visible()
+
+    # Upload an article full of HTML; its title shows as text in the documents table.
+    evil = tmp_path / "evil.txt"
+    evil.write_text(EVIL, encoding="utf-8")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#citeqa-upload input[type=file]").set_input_files(str(evil))
+    expect(page.get_by_text("Added 1 document")).to_be_visible(timeout=60_000)
+    expect(page.locator("#citeqa-docs")).to_contain_text("Evil <img src=x onerror=")
+
+    # Ask for it with BM25 and an abstention threshold no answer reaches: the closest passages are shown,
+    # the injected markup is visible as text and none of it ran.
+    page.get_by_role("tab", name="Chat").click()
+    page.get_by_label("BM25 (keywords)").check()
+    threshold = page.get_by_label("Abstention threshold")
+    threshold.fill("1000000000")
+    threshold.press("Tab")
+    question_box.fill("zeppelin museum archive")
+    question_box.press("Enter")
+    reply = page.locator(".bot .message-content").last
+    expect(reply).to_contain_text("The documents don't say.", timeout=60_000)
+    expect(reply).to_contain_text("Closest passages found:")
+    passage = reply.locator("details.cite").first
+    expect(passage.locator("summary")).to_contain_text("Evil <img src=x onerror=")
+    passage.locator("summary").click()
+    expect(passage.locator("blockquote")).to_contain_text("<script>window.__citeqa_xss='script'</script>")
+    assert page.locator(".bot img[src=x], .bot script").count() == 0
+    assert page.evaluate("window.__citeqa_xss") is None
+    assert dialogs == [] and errors == []
+    page.close()
