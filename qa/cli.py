@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from qa.cli_types import positive_int
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -131,23 +133,13 @@ def _config_from(args, **extra):
         raise UsageError(str(err)) from err
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def add_index(sub) -> None:
     p = sub.add_parser("index", help="add files or folders to an index (txt, md, html, pdf, json, jsonl)")
     p.add_argument("paths", nargs="*", help="files or folders to add")
     _add_model_flags(p)
     p.add_argument("--remove", action="append", default=[], metavar="DOC_ID", help="remove a document (repeatable)")
     p.add_argument("--rebuild", action="store_true", help="start from an empty index instead of adding to it")
-    p.add_argument("--chunk-words", type=_positive_int, default=None, help="words per chunk for a new index (default 120)")
+    p.add_argument("--chunk-words", type=positive_int, default=None, help="words per chunk for a new index (default 120)")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for another writer to finish")
 
 
@@ -195,7 +187,7 @@ def add_ask(sub) -> None:
     p = sub.add_parser("ask", help="answer a question from the indexed documents, with citations")
     p.add_argument("question")
     _add_model_flags(p)
-    p.add_argument("--k", type=_positive_int, default=None, help="passages to read (default 5)")
+    p.add_argument("--k", type=positive_int, default=None, help="passages to read (default 5)")
     p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default=None, help="retrieval (default hybrid)")
     p.add_argument("--reader", default=None, metavar="DIR", help="transformers question-answering model folder (default: the shipped reader)")
     p.add_argument("--threshold", type=float, default=None, help="abstain below this score (default: the reader's calibrated threshold)")
@@ -290,7 +282,7 @@ def run_info(args) -> int:
 def add_serve(sub) -> None:
     p = sub.add_parser("serve", help="open the chat in the browser (Gradio)")
     p.add_argument("--host", default=None, help="address to listen on (default $GRADIO_SERVER_NAME or 127.0.0.1)")
-    p.add_argument("--port", type=_positive_int, default=None, help="port (default $GRADIO_SERVER_PORT or 7860)")
+    p.add_argument("--port", type=positive_int, default=None, help="port (default $GRADIO_SERVER_PORT or 7860)")
     p.add_argument("--index", default=None, metavar="DIR", help="index folder (default: the bundled articles)")
 
 

@@ -28,8 +28,8 @@ class QuestionSetError(ValueError):
     """A question file that cannot be read; the message names the file and the problem."""
 
 
-def load_squad(path: str | Path) -> list[QAExample]:
-    """Read a SQuAD-format JSON file (v1.1 or v2.0) in file order."""
+def squad_articles(path: str | Path) -> list[dict]:
+    """The `data` list of a SQuAD-format JSON file, with a clear error for anything else."""
     path = Path(path)
     try:
         with path.open(encoding="utf-8") as fh:
@@ -38,6 +38,12 @@ def load_squad(path: str | Path) -> list[QAExample]:
         raise QuestionSetError(f"cannot read SQuAD file {path}: {err}") from err
     if not isinstance(raw, dict) or not isinstance(raw.get("data"), list):
         raise QuestionSetError(f"{path} is not SQuAD JSON: expected a top-level 'data' list")
+    return raw["data"]
+
+
+def load_squad(path: str | Path) -> list[QAExample]:
+    """Read a SQuAD-format JSON file (v1.1 or v2.0) in file order."""
+    raw = {"data": squad_articles(path)}
     examples: list[QAExample] = []
     for article in raw["data"]:
         title = article.get("title")
@@ -113,14 +119,7 @@ class SquadParagraph:
 
 def load_squad_paragraphs(path: str | Path) -> list[SquadParagraph]:
     """Every paragraph of a SQuAD-format JSON file, in file order (the corpus of an "open SQuAD" run)."""
-    path = Path(path)
-    try:
-        with path.open(encoding="utf-8") as fh:
-            raw = json.load(fh)
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise QuestionSetError(f"cannot read SQuAD file {path}: {err}") from err
-    if not isinstance(raw, dict) or not isinstance(raw.get("data"), list):
-        raise QuestionSetError(f"{path} is not SQuAD JSON: expected a top-level 'data' list")
+    raw = {"data": squad_articles(path)}
     return [
         SquadParagraph(str(article.get("title") or ""), paragraph["context"])
         for article in raw["data"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from qa.cli_types import positive_int
+
 DESCRIPTION = """\
 Score the assistant against a question set: exact match and F1 (official SQuAD rules), HasAns/NoAns
 when some questions are unanswerable, retrieval recall@1/5/k and MRR, latency, the best abstention
@@ -23,24 +25,14 @@ examples:
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def add_eval(sub) -> None:
     p = sub.add_parser("eval", help="score the assistant against a question set (SQuAD JSON, JSONL, CSV)",
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("questions", help="question set file: .json (SQuAD v1.1/v2.0), .jsonl or .csv")
     p.add_argument("--reader-only", action="store_true", help="read each question against its own paragraph (no retrieval)")
     p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid", help="retrieval (default hybrid)")
-    p.add_argument("--k", type=_positive_int, default=5, help="passages the reader reads per question (default 5)")
-    p.add_argument("--limit", type=_positive_int, default=None, metavar="N", help="only the first N questions, in file order")
+    p.add_argument("--k", type=positive_int, default=5, help="passages the reader reads per question (default 5)")
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N", help="only the first N questions, in file order")
     p.add_argument("--reader", default=None, metavar="DIR", help="transformers question-answering model folder (default: the shipped reader)")
     p.add_argument("--threshold", type=float, default=None, help="abstain below this score (default: the reader's calibrated threshold; --threshold=-inf never abstains)")
     p.add_argument("--index", default=None, metavar="DIR", help="index folder to search (open mode)")
@@ -48,7 +40,7 @@ def add_eval(sub) -> None:
     p.add_argument("--predictions", default=None, metavar="FILE", help='write {id: answer} ("" = abstained) for the official scripts')
     p.add_argument("--report", default=None, metavar="FILE.json", help="write every figure, settings and versions as JSON")
     p.add_argument("--html", default=None, metavar="FILE", help="write a self-contained HTML report")
-    p.add_argument("--threads", type=_positive_int, default=None, metavar="N",
+    p.add_argument("--threads", type=positive_int, default=None, metavar="N",
                    help="CPU threads for the models (default: torch's choice); latency depends on it")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
