@@ -109,6 +109,30 @@ def run_export_reader(args) -> int:
     return 0
 
 
+def add_calibrate_reader(sub) -> None:
+    p = sub.add_parser("calibrate-reader", help="fit the reader's no-answer threshold on SQuAD v2.0 dev (half the articles)")
+    p.add_argument("questions", help="SQuAD v2.0 JSON (e.g. ../shared/qa-data/squad-v2.0/dev-v2.0.json)")
+    p.add_argument("--reader", default="qa/models/reader", metavar="DIR", help="reader folder whose config.json gets the threshold")
+    p.add_argument("--limit", type=positive_int, default=None, help="at most N questions from each half (quick runs)")
+    p.add_argument("--dry-run", action="store_true", help="report without writing the threshold")
+    p.add_argument("--report", default=None, metavar="FILE.json", help="write the figures here")
+
+
+def run_calibrate_reader(args) -> int:
+    import json
+
+    from qa.calibration import calibrate_reader
+
+    if not Path(args.questions).is_file():
+        raise UsageError(f"question set not found: {args.questions}")
+    summary = calibrate_reader(args.reader, args.questions, write=not args.dry_run, limit_per_half=args.limit, progress=True)
+    text = json.dumps(summary, indent=2)
+    if args.report:
+        Path(args.report).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
 class UsageError(ValueError):
     """A bad command-line value; printed as one line, exit status 2."""
 
@@ -309,11 +333,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve(sub)
     add_train_reader(sub)
     add_export_reader(sub)
+    add_calibrate_reader(sub)
     return parser
 
 
 COMMANDS = {"index": run_index, "ask": run_ask, "info": run_info, "eval": run_eval, "serve": run_serve,
-            "train-reader": run_train_reader, "export-reader": run_export_reader}
+            "train-reader": run_train_reader, "export-reader": run_export_reader,
+            "calibrate-reader": run_calibrate_reader}
 
 
 def main(argv: list[str] | None = None) -> int:
