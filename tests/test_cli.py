@@ -75,3 +75,8 @@ def test_folder_with_nothing_readable_fails_and_leaves_index_alone(tmp_path, cap
 def test_empty_question_is_an_error(built_index, tiny_reader_dir, capsys):
     assert main(["ask", " ", "--index", str(built_index), "--reader", str(tiny_reader_dir)]) != 0
     assert "question is empty" in capsys.readouterr().err
+
+
+def test_debug_flag_shows_the_traceback(tmp_path):
+    with pytest.raises(Exception, match="no citeqa index"):
+        main(["--debug", "info", "--index", str(tmp_path / "missing")])

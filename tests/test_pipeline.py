@@ -125,3 +125,14 @@ def test_config_validation():
         Config(retrieval_mode="magic")
     with pytest.raises(ValueError, match="k must be a positive integer"):
         Config(k=0)
+
+
+@pytest.mark.slow
+def test_eight_threads_200_questions_match_one_by_one(assistant):
+    subjects = ["data center", "volcano", "lava", "chess game", "prize fund", "investment", "Texas", "Grindavik"]
+    templates = ["Where is the {}?", "What happened to the {}?", "Who reported on the {}?", "When was the {} news?", "Why the {}?"]
+    questions = [t.format(s) + (" " + "really " * (n % 5)) for n, (t, s) in enumerate(
+        (t, s) for t in templates for s in subjects for _ in range(5))][:200]
+    assert len(questions) == 200
+    one_by_one = [assistant.answer(q) for q in questions]
+    assert assistant.answer_many(questions, threads=8) == one_by_one
