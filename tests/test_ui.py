@@ -448,3 +448,34 @@ def test_flags_override_the_environment_and_citeqa_serve_passes_them(fake_start,
     assert cli_main(["serve", "--host", "127.0.0.2", "--port", "8001", "--index", "my-index"]) == 0
     assert fake_start["launch"] == {"server_name": "127.0.0.2", "server_port": 8001}
     assert fake_start["config"].index_dir == "my-index"
+
+
+@pytest.mark.slow
+def test_fifty_concurrent_chat_requests_each_get_their_own_reply(app_url, service):
+    """50 users at once (one gradio_client session each): every reply is the one its question gets alone."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+
+    subjects = ["data center", "volcano", "lava", "chess final", "prize fund", "investment", "Abilene", "Grindavik", "museum", "tiebreak"]
+    questions = [f"{form} {subject}?" for form in ("Where is the", "Who saw the", "Tell me of the", "What happened to the", "Why the")
+                 for subject in subjects]
+    assert len(set(questions)) == 50
+    expected = {q: ui.render_answer(service.assistant().answer(q)) for q in questions}
+    clients = [Client(app_url, verbose=False) for _ in questions]
+
+    def ask(pair):
+        client, question = pair
+        began = time.perf_counter()
+        return question, client.predict(question, api_name="/chat"), time.perf_counter() - began
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        replies = list(pool.map(ask, zip(clients, questions)))
+    total = time.perf_counter() - started
+    assert [q for q, _, _ in replies] == questions
+    for question, reply, _ in replies:
+        assert reply == expected[question], question
+    latencies = sorted(seconds for _, _, seconds in replies)
+    print(f"50 concurrent /chat requests: p50 {latencies[24]:.2f} s, p95 {latencies[47]:.2f} s, {50 / total:.1f} requests/s")
