@@ -18,6 +18,15 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+def analyze(texts: list[str]) -> list[list[str]]:
+    """The terms BM25 indexes for each text (lowercase, English stop words out, Snowball stems)."""
+    import bm25s
+
+    if not texts:
+        return []
+    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=False)
+
+
 class BM25Index:
     """Maps a query to chunk ids by BM25 score; rebuilt whole on change (it takes well under a second per 10k chunks)."""
 

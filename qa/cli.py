@@ -140,12 +140,20 @@ class UsageError(ValueError):
 def _add_model_flags(p) -> None:
     p.add_argument("--index", default=None, metavar="DIR", help="index folder (default: the bundled articles' index in ~/.cache/citeqa)")
     p.add_argument("--embedding-model", default=None, metavar="DIR", help="sentence-transformers model folder (default: packaged all-MiniLM-L6-v2)")
+    p.add_argument("--store", choices=("faiss", "milvus"), default=None,
+                   help="where the index lives: faiss (a folder, the default) or milvus (then --index names its collections)")
+    p.add_argument("--store-uri", default=None, metavar="URI",
+                   help="milvus: a Milvus Lite file (FILE.db) or http://host:19530 (default: ~/.cache/citeqa/milvus.db)")
 
 
 def _config_from(args, **extra):
     from qa.config import Config
 
     fields = {"index_dir": args.index, "embedding_model": args.embedding_model}
+    if getattr(args, "store", None) is not None:
+        fields["store"] = args.store
+    if getattr(args, "store_uri", None) is not None:
+        fields["store_uri"] = args.store_uri
     for name, flag in (("k", "k"), ("retrieval_mode", "mode"), ("reader_model", "reader"), ("no_answer_threshold", "threshold")):
         value = getattr(args, flag, None)
         if value is not None:
@@ -165,13 +173,17 @@ def add_index(sub) -> None:
     p.add_argument("--rebuild", action="store_true", help="start from an empty index instead of adding to it")
     p.add_argument("--chunk-words", type=positive_int, default=None, help="words per chunk for a new index (default 120)")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for another writer to finish")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="read, chunk and embed with Ray Data (pip install \"citeqa[ray]\"): on the cluster at ADDRESS, "
+                        "or on a local Ray instance without one")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="--ray: embedding actors, each loading the model once (default: one per CPU of the cluster)")
 
 
 def run_index(args) -> int:
     from corpus.loaders import load_path
     from embeddings.embedder import Embedder
-    from embeddings.index import ChunkingSettings, update_index
-    from qa.defaults import default_index_dir
+    from qa.stores import update_store
 
     if not args.paths and not args.remove:
         raise UsageError("nothing to do: give files or folders to index, or --remove DOC_ID")
@@ -179,6 +191,10 @@ def run_index(args) -> int:
     for path in args.paths:
         if not Path(path).exists():
             raise UsageError(f"no such file or folder: {path}")
+    if args.workers is not None and args.ray is None:
+        raise UsageError("--workers is for --ray indexing")
+    if args.ray is not None:
+        return run_index_ray(args, config)
     report = load_path(*args.paths) if args.paths else None
     documents = list(report.documents) if report else []
     if report:
@@ -187,12 +203,8 @@ def run_index(args) -> int:
     if args.paths and not documents and not args.remove:
         raise UsageError(f"nothing could be indexed from {', '.join(args.paths)}: the index is unchanged")
     embedder = Embedder(config.embedding_model)
-    index_dir = Path(config.index_dir) if config.index_dir is not None else default_index_dir(embedder, config)
-    update = update_index(
-        index_dir, embedder, add=documents, remove=args.remove,
-        chunking=ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences),
-        rebuild=args.rebuild, wait_seconds=args.wait, progress=True,
-    )
+    update, where = update_store(config, embedder, add=documents, remove=args.remove, rebuild=args.rebuild,
+                                 wait_seconds=args.wait, progress=True)
     duplicates = list(report.duplicates) if report else []
     duplicates += [d for d in update.duplicates if d not in duplicates]
     for source, doc_id in duplicates:
@@ -201,10 +213,34 @@ def run_index(args) -> int:
     for doc_id in missing:
         print(f"not in the index: {doc_id}", file=sys.stderr)
     print(
-        f"{index_dir}: added {len(update.added)} documents ({update.chunks_embedded} chunks embedded), "
+        f"{where}: added {len(update.added)} documents ({update.chunks_embedded} chunks embedded), "
         f"removed {len(update.removed)}, skipped {len(report.skipped) if report else 0} files in {update.seconds:.1f} s"
     )
     return 1 if missing and not update.changed else 0
+
+
+def run_index_ray(args, config) -> int:
+    """`citeqa index PATH --ray [ADDRESS]`: Ray Data reads, chunks and embeds; this process writes the store."""
+    from embeddings.embedder import Embedder
+    from qa.ray_indexing import index_with_ray
+
+    if args.remove:
+        raise UsageError("--remove works without --ray (only adding is distributed)")
+    result = index_with_ray(config, args.paths, address=None if args.ray == "local" else args.ray,
+                            workers=args.workers, rebuild=args.rebuild, wait_seconds=args.wait,
+                            embedder=Embedder(config.embedding_model), progress=True)
+    for path, reason in result.failed:
+        print(f"failed {path}: {reason}", file=sys.stderr)
+    for source, doc_id in result.duplicates:
+        print(f"duplicate {source}: same text as document {doc_id}, indexed once")
+    print(
+        f"{result.where}: added {result.documents} documents ({result.chunks} chunks embedded by {result.workers} "
+        f"Ray workers, {result.chunks_per_second:.0f} chunks/s) from {result.files} files, {len(result.failed)} failed, "
+        f"in {result.seconds:.1f} s"
+    )
+    if result.documents == 0 and result.failed:
+        return 1
+    return 0
 
 
 def add_ask(sub) -> None:

@@ -16,9 +16,9 @@ def cache_root() -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "citeqa"
 
 
-def default_index_dir(embedder: Embedder, config) -> Path:
-    """Folder of the index over the bundled articles for this model and chunking; built if missing."""
-    from corpus.loaders import default_corpus_dir, load_default_corpus
+def default_corpus_key(embedder: Embedder, config) -> str:
+    """12 hex digits naming the bundled articles' index for this model and chunking."""
+    from corpus.loaders import default_corpus_dir
 
     chunking = ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences)
     digest = hashlib.sha256()
@@ -26,7 +26,15 @@ def default_index_dir(embedder: Embedder, config) -> Path:
         if path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
     digest.update(f"{embedder.name}|{chunking}|{FORMAT_VERSION}".encode())
-    folder = cache_root() / "indexes" / f"default-{digest.hexdigest()[:12]}"
+    return digest.hexdigest()[:12]
+
+
+def default_index_dir(embedder: Embedder, config) -> Path:
+    """Folder of the index over the bundled articles for this model and chunking; built if missing."""
+    from corpus.loaders import load_default_corpus
+
+    chunking = ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences)
+    folder = cache_root() / "indexes" / f"default-{default_corpus_key(embedder, config)}"
     if not (folder / CURRENT).exists():
         update_index(folder, embedder, add=load_default_corpus(), chunking=chunking, wait_seconds=300)
     return folder

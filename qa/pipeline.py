@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from embeddings.embedder import Embedder
-from embeddings.index import DocumentIndex
 from qa.config import Config
 from qa.metrics import normalize_answer
 from qa.reader import ExtractiveReader, Reader
-from qa.retrievers import Retriever, make_retriever
+from qa.retrievers import PassageIndex, Retriever, make_retriever
 from qa.types import Answer, Citation, Passage, Span
 
 log = logging.getLogger(__name__)
@@ -104,7 +103,7 @@ def reader_from_config(config: Config) -> ExtractiveReader:
 class Assistant:
     """Answers questions over one index; safe to share between threads (models load once)."""
 
-    def __init__(self, index: DocumentIndex, retriever: Retriever, reader: Reader, config: Config | None = None):
+    def __init__(self, index: PassageIndex, retriever: Retriever, reader: Reader, config: Config | None = None):
         self.index = index
         self.retriever = retriever
         self.reader = reader
@@ -113,13 +112,13 @@ class Assistant:
     @classmethod
     def from_config(cls, config: Config | None = None, *, embedder: Embedder | None = None,
                     reader: Reader | None = None) -> "Assistant":
-        """Build everything a config names: the embedder, the index (the bundled one if none), retriever, reader."""
-        from qa.defaults import default_index_dir
+        """Build everything a config names: the embedder, the index (the bundled one if none) in its store
+        (FAISS folder or Milvus), retriever, reader."""
+        from qa.stores import open_index
 
         config = config if config is not None else Config()
         embedder = embedder if embedder is not None else Embedder(config.embedding_model)
-        index_dir = config.index_dir if config.index_dir is not None else default_index_dir(embedder, config)
-        index = DocumentIndex.open(index_dir, embedder=embedder)
+        index = open_index(config, embedder)
         retriever = make_retriever(config.retrieval_mode, index, embedder, rrf_k=config.rrf_k, pool=config.fusion_pool)
         if reader is None:
             reader = reader_from_config(config)

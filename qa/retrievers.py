@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
+import numpy as np
+
+from corpus.documents import Chunk
 from embeddings.embedder import Embedder
-from embeddings.index import DocumentIndex
+from embeddings.index import StoredDocument
+from embeddings.store import VectorHits
 from qa.types import Passage
 
 RETRIEVAL_MODES = ("hybrid", "dense", "bm25")
+
+
+class KeywordSearch(Protocol):
+    """BM25 over an index's chunks: (chunk id, score) pairs, best first."""
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]: ...
+
+
+class PassageIndex(Protocol):
+    """What the retrievers read from an index: a `DocumentIndex` folder (FAISS) or a `MilvusIndex`."""
+
+    bm25: KeywordSearch
+
+    def check_embedder(self, embedder: Embedder) -> None: ...
+
+    def search_vectors(self, vectors: np.ndarray, k: int) -> VectorHits: ...
+
+    def chunks(self, ids: list[int]) -> dict[int, Chunk]: ...
+
+    def documents(self, doc_ids: Iterable[str] | None = None) -> dict[str, StoredDocument]: ...
 
 
 @runtime_checkable
@@ -28,7 +52,7 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = 60) -> li
     return sorted(scores.items(), key=lambda pair: -pair[1])
 
 
-def passages_for(index: DocumentIndex, scored_ids: Sequence[tuple[int, float]]) -> list[Passage]:
+def passages_for(index: PassageIndex, scored_ids: Sequence[tuple[int, float]]) -> list[Passage]:
     """Turn (chunk id, score) pairs into ranked passages with their documents' metadata."""
     chunks = index.chunks([i for i, _ in scored_ids])
     documents = index.documents({c.doc_id for c in chunks.values()})
@@ -44,7 +68,7 @@ def passages_for(index: DocumentIndex, scored_ids: Sequence[tuple[int, float]]) 
 class DenseRetriever:
     """Cosine similarity of the question's embedding to every chunk's (exact FAISS inner product)."""
 
-    def __init__(self, index: DocumentIndex, embedder: Embedder):
+    def __init__(self, index: PassageIndex, embedder: Embedder):
         index.check_embedder(embedder)
         self.index = index
         self.embedder = embedder
@@ -60,7 +84,7 @@ class DenseRetriever:
 class BM25Retriever:
     """Keyword match (BM25 with stemming): strong on names and rare words."""
 
-    def __init__(self, index: DocumentIndex):
+    def __init__(self, index: PassageIndex):
         self.index = index
 
     def ranked_ids(self, question: str, k: int) -> list[tuple[int, float]]:
@@ -89,12 +113,30 @@ class HybridRetriever:
         return passages_for(self.index, reciprocal_rank_fusion(rankings, self.rrf_k)[:k])
 
 
-def make_retriever(mode: str, index: DocumentIndex, embedder: Embedder, *, rrf_k: int = 60, pool: int = 100) -> Retriever:
-    """The retriever for a mode name: hybrid, dense or bm25."""
+class EngineHybridRetriever:
+    """The same fusion run inside the store's engine (Milvus `hybrid_search` with its RRF ranker): one round trip."""
+
+    def __init__(self, index, embedder: Embedder, *, rrf_k: int = 60, pool: int = 100):
+        index.check_embedder(embedder)
+        self.index = index
+        self.embedder = embedder
+        self.rrf_k = rrf_k
+        self.pool = pool
+
+    def search(self, question: str, k: int) -> list[Passage]:
+        vector = self.embedder.encode([question])[0]
+        ranked = self.index.hybrid_ranked_ids(vector, question, k, pool=max(self.pool, k), rrf_k=self.rrf_k)
+        return passages_for(self.index, ranked)
+
+
+def make_retriever(mode: str, index: PassageIndex, embedder: Embedder, *, rrf_k: int = 60, pool: int = 100) -> Retriever:
+    """The retriever for a mode name: hybrid, dense or bm25. Hybrid runs inside the store when it can (Milvus)."""
     if mode == "dense":
         return DenseRetriever(index, embedder)
     if mode == "bm25":
         return BM25Retriever(index)
+    if mode == "hybrid" and hasattr(index, "hybrid_ranked_ids"):
+        return EngineHybridRetriever(index, embedder, rrf_k=rrf_k, pool=pool)
     if mode == "hybrid":
         return HybridRetriever(DenseRetriever(index, embedder), BM25Retriever(index), rrf_k=rrf_k, pool=pool)
     raise ValueError(f"unknown retrieval mode {mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")
