@@ -172,6 +172,7 @@ class FaissSink:
         self.documents: list[Document] = []
         self.vectors: dict[str, np.ndarray] = {}
         self.duplicates: list[tuple[str, str]] = []
+        self.added = self.chunks = 0
 
     def add(self, documents: list[Document], chunks: list[list[Chunk]], vectors: list[np.ndarray]) -> int:
         self.documents += documents
@@ -187,7 +188,7 @@ class FaissSink:
         report = update_index(self.index_dir, lookup, add=self.documents, chunking=self.chunking,
                               rebuild=self.rebuild, wait_seconds=self.wait_seconds)
         self.duplicates += list(report.duplicates)
-        self.added = len(report.added)
+        self.added, self.chunks = len(report.added), report.chunks_embedded
 
 
 class MilvusSink:
@@ -201,7 +202,7 @@ class MilvusSink:
                                         chunking=chunking, rebuild=rebuild)
         self.chunking = self.writer.chunking
         self.duplicates: list[tuple[str, str]] = []
-        self.added = 0
+        self.added = self.chunks = 0
 
     def add(self, documents: list[Document], chunks: list[list[Chunk]], vectors: list[np.ndarray]) -> int:
         fresh, duplicates, _ = self.writer.split_known(documents)
@@ -209,7 +210,9 @@ class MilvusSink:
         keep = {d.doc_id for d in fresh}
         chosen = [i for i, d in enumerate(documents) if d.doc_id in keep]
         self.added += len(fresh)
-        return self.writer.write([documents[i] for i in chosen], [chunks[i] for i in chosen], [vectors[i] for i in chosen])
+        written = self.writer.write([documents[i] for i in chosen], [chunks[i] for i in chosen], [vectors[i] for i in chosen])
+        self.chunks += written
+        return written
 
     def finish(self) -> None:
         self.writer.flush()
@@ -266,9 +269,9 @@ def index_with_ray(config, paths: Sequence[str], *, address: str | None = None, 
                                                              "overlap_sentences": sink.chunking.overlap_sentences}, num_cpus=0.25)
         dataset = dataset.map_batches(
             EmbedChunks, fn_constructor_kwargs={"model_path": str(embedder.model_path), "threads": threads_per_worker},
-            concurrency=workers, batch_size=documents_per_batch, batch_format="numpy", num_cpus=1,
+            compute=ray.data.ActorPoolStrategy(size=workers), batch_size=documents_per_batch, batch_format="numpy", num_cpus=1,
         )
-        failed, duplicates, chunks_written = [], [], 0
+        failed, duplicates, seen = [], [], set()
         bar = _bar(progress)
         for batch in dataset.iter_batches(batch_size=documents_per_batch, batch_format="numpy"):
             documents, chunks, vectors = [], [], []
@@ -277,13 +280,15 @@ def index_with_ray(config, paths: Sequence[str], *, address: str | None = None, 
                     failed.append((str(batch["path"][row]), str(batch["error"][row])))
                 elif batch["duplicate_of"][row]:
                     duplicates.append((str(batch["path"][row]), str(batch["duplicate_of"][row])))
+                elif batch["doc_id"][row] in seen:  # the same text in two files read by different tasks
+                    duplicates.append((str(batch["source"][row]), str(batch["doc_id"][row])))
                 else:
+                    seen.add(batch["doc_id"][row])
                     document, own, matrix = _decode(batch, row, embedder.dimension)
                     documents.append(document)
                     chunks.append(own)
                     vectors.append(matrix)
             written = sink.add(documents, chunks, vectors)
-            chunks_written += written
             if bar is not None:
                 bar.update(written)
         sink.finish()
@@ -293,7 +298,7 @@ def index_with_ray(config, paths: Sequence[str], *, address: str | None = None, 
     finally:
         if started_here:
             ray.shutdown()
-    return RayIndexResult(where=where, files=len(files), documents=sink.added, chunks=chunks_written, failed=tuple(failed),
+    return RayIndexResult(where=where, files=len(files), documents=sink.added, chunks=sink.chunks, failed=tuple(failed),
                           duplicates=tuple(duplicates + sink.duplicates), workers=workers, seconds=seconds,
                           ray_start_seconds=ray_start)
 
