@@ -198,3 +198,24 @@ def test_bad_store_settings_are_named():
         check_uri("foo")
     with pytest.raises(ValueError, match="'9 bad'"):
         check_name("9 bad")
+
+
+def test_bundled_articles_answer_alike_in_both_stores(tmp_path, embedder, tiny_reader_dir):
+    """Hybrid answers over the bundled articles: FAISS with local fusion, Milvus with its own BM25 and RRF."""
+    from corpus.loaders import load_default_corpus
+    from qa.pipeline import Assistant
+
+    questions = ["In which city is the Stargate data center being built?", "Who is the CEO of OpenAI?",
+                 "How much money does SoftBank have secured?", "Who leads the project?", "What did Musk post on X?"]
+    answers = {}
+    for store in STORES:
+        config = config_for(store, tmp_path).with_changes(chunk_words=120, reader_model=str(tiny_reader_dir), k=3)
+        update_store(config, embedder, add=load_default_corpus())
+        assistant = Assistant.from_config(config, embedder=embedder)
+        assert type(assistant.retriever).__name__ == ("HybridRetriever" if store == "faiss" else "EngineHybridRetriever")
+        answers[store] = [assistant.answer(question) for question in questions]
+    for faiss_answer, milvus_answer in zip(answers["faiss"], answers["milvus"]):
+        assert faiss_answer.text == milvus_answer.text
+        assert faiss_answer.score == pytest.approx(milvus_answer.score, abs=1e-4)
+        assert [(c.doc_id, c.start, c.end, c.passage) for c in faiss_answer.citations] == \
+            [(c.doc_id, c.start, c.end, c.passage) for c in milvus_answer.citations]
