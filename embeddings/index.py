@@ -4,6 +4,11 @@ Layout: `DIR/CURRENT` names the live generation `DIR/gen-NNNNNN/`, which holds `
 `vectors.faiss`, `chunks.sqlite` and `bm25/`. A write builds a complete new generation beside the
 live one, fsyncs it, then atomically replaces `CURRENT`; so a crash at any moment leaves the previous
 index whole, and readers never see a half-written state. Writers take `DIR/.lock` (one at a time).
+
+The vector index type (exact `flat`, `hnsw` or `ivfpq`, see `embeddings.store`) is chosen when an index
+is created (by chunk count, or asked for), recorded in the manifest's `vector_store` and kept by every
+later write until a rebuild. Readers memory-map `vectors.faiss` where FAISS can; an approximate index
+may hold `vectors.faiss.removed.npy` (its tombstones), checksummed like every other file.
 """
 
 from __future__ import annotations
@@ -27,7 +32,18 @@ from corpus.chunking import chunk_document
 from corpus.documents import Chunk, Document, page_number
 from embeddings.embedder import Embedder
 from embeddings.sparse import BM25Index
-from embeddings.store import FaissStore, VectorHits
+from embeddings.store import (
+    FLAT_MAX_CHUNKS,
+    HNSW_MAX_CHUNKS,
+    INDEX_TYPES,
+    STORE_NAMES,
+    FaissStore,
+    VectorHits,
+    choose_index_type,
+    create_store,
+    index_type_of,
+    load_store,
+)
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -36,6 +52,7 @@ DATABASE = "chunks.sqlite"
 BM25_DIR = "bm25"
 CURRENT = "CURRENT"
 LOCK = ".lock"
+EMBED_CALL = 2048  # chunks per embedder call: the model sorts each call's texts by length, so big calls pad less
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -163,6 +180,14 @@ def read_manifest(generation: Path, root: Path) -> dict:
     return manifest
 
 
+def _index_type(manifest: dict, root: Path) -> str:
+    """The vector index type a manifest records (manifests before index types say "faiss-flat-ip")."""
+    try:
+        return index_type_of(manifest.get("vector_store", STORE_NAMES["flat"]))
+    except ValueError as err:
+        raise IndexVersionError(f"{root}: {err}; {_rebuild_hint(root)}") from err
+
+
 def verify_checksums(generation: Path, manifest: dict, root: Path) -> None:
     for relative, expected in manifest["files"].items():
         path = generation / relative
@@ -194,7 +219,7 @@ class DocumentIndex:
                 manifest = read_manifest(generation, root)
                 if verify:
                     verify_checksums(generation, manifest, root)
-                vectors = FaissStore.load(generation / VECTORS)
+                vectors = load_store(_index_type(manifest, root), generation / VECTORS, mmap=True)
                 bm25 = BM25Index.load(generation / BM25_DIR)
                 break
             except (IndexCorruptError, FileNotFoundError, RuntimeError) as err:
@@ -302,12 +327,14 @@ def _next_generation_name(root: Path) -> str:
     return f"gen-{max(numbers, default=0) + 1:06d}"
 
 
-def _write_manifest(folder: Path, embedder_name: str, dimension: int, chunking: ChunkingSettings, counts: dict) -> dict:
+def _write_manifest(folder: Path, embedder_name: str, dimension: int, chunking: ChunkingSettings, counts: dict,
+                    vectors: FaissStore) -> dict:
     manifest = {
         "format_version": FORMAT_VERSION,
         "embedding_model": {"name": embedder_name, "dimension": dimension},
         "chunking": {"max_words": chunking.max_words, "overlap_sentences": chunking.overlap_sentences},
-        "vector_store": "faiss-flat-ip",
+        "vector_store": vectors.name,
+        "vector_index": vectors.settings(),
         "counts": counts,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "files": {str(p.relative_to(folder)): _sha256(p) for p in _data_files(folder)},
@@ -327,12 +354,20 @@ def update_index(
     wait_seconds: float = 0.0,
     progress: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
+    index_type: str = "auto",
+    flat_max: int = FLAT_MAX_CHUNKS,
+    hnsw_max: int = HNSW_MAX_CHUNKS,
 ) -> UpdateReport:
     """Add and remove documents as one atomic write; only new chunks are embedded.
 
     A new index uses `chunking` (default settings if None); an existing one keeps its own settings.
     `rebuild` starts from empty instead of the live generation. Nothing changes when nothing would.
+    `index_type` is the vector index of a new (or rebuilt) index: "auto" picks exact search up to
+    `flat_max` chunks, HNSW up to `hnsw_max`, IVF-PQ beyond; an existing index keeps its type ("auto" or
+    the same type; another type needs `rebuild`).
     """
+    if index_type != "auto" and index_type not in INDEX_TYPES:
+        raise ValueError(f"unknown index type {index_type!r}: choose one of auto, {', '.join(INDEX_TYPES)}")
     root = Path(root)
     started = time.monotonic()
     with write_lock(root, wait_seconds=wait_seconds):
@@ -349,17 +384,25 @@ def update_index(
                     f"but {embedder.name!r} was given; use that model or pass --rebuild"
                 )
             chunking = ChunkingSettings(**manifest["chunking"])
+            live_type = _index_type(manifest, root)
+            if index_type not in ("auto", live_type):
+                raise IndexMismatchError(
+                    f"index {root} uses the {live_type} vector index; pass --rebuild to rebuild it as {index_type}"
+                )
+            index_type = live_type
         elif chunking is None:
             chunking = ChunkingSettings()
 
         tmp = root / (_next_generation_name(root) + ".tmp")
         tmp.mkdir(parents=True)
         try:
-            report, counts, dimension = _write_generation(live, tmp, embedder, list(add), list(remove), chunking, progress, on_progress)
+            choose = lambda n: index_type if index_type != "auto" else choose_index_type(n, flat_max=flat_max, hnsw_max=hnsw_max)
+            report, counts, vectors = _write_generation(live, tmp, embedder, list(add), list(remove), chunking, progress,
+                                                        on_progress, choose)
             if not report["changed"]:
                 shutil.rmtree(tmp)
                 return UpdateReport(**{**report, "seconds": time.monotonic() - started})
-            _write_manifest(tmp, embedder.name, dimension, chunking, counts)
+            _write_manifest(tmp, embedder.name, vectors.dimension, chunking, counts, vectors)
             _fsync_tree(tmp)
             final = root / tmp.name[: -len(".tmp")]
             os.replace(tmp, final)
@@ -386,7 +429,7 @@ def _fsync_tree_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_generation(live, tmp, embedder, add, remove, chunking, progress, on_progress):
+def _write_generation(live, tmp, embedder, add, remove, chunking, progress, on_progress, choose):
     database = tmp / DATABASE
     db = sqlite3.connect(database)
     try:
@@ -394,10 +437,10 @@ def _write_generation(live, tmp, embedder, add, remove, chunking, progress, on_p
             source = sqlite3.connect(f"file:{live / DATABASE}?mode=ro", uri=True)
             source.backup(db)
             source.close()
-            vectors = FaissStore.load(live / VECTORS)
+            vectors = load_store(choose(0), live / VECTORS)  # an existing index: `choose` returns its own type
         else:
             db.executescript(SCHEMA)
-            vectors = FaissStore(embedder.dimension)
+            vectors = None  # created once the number of chunks is known
 
         removed = []
         for doc_id in dict.fromkeys(remove):
@@ -406,7 +449,8 @@ def _write_generation(live, tmp, embedder, add, remove, chunking, progress, on_p
                 removed.append(doc_id)
             db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
             db.execute("DELETE FROM aliases WHERE doc_id = ?", (doc_id,))
-            vectors.remove(np.asarray(ids, dtype=np.int64))
+            if vectors is not None:
+                vectors.remove(np.asarray(ids, dtype=np.int64))
 
         known = {row[0] for row in db.execute("SELECT doc_id FROM documents")}
         added, duplicates, new_chunks = [], [], []
@@ -437,12 +481,16 @@ def _write_generation(live, tmp, embedder, add, remove, chunking, progress, on_p
             "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
             [(int(i), c.doc_id, c.chunk_id, c.start, c.end, c.text) for i, c in zip(ids, new_chunks)],
         )
-        batch = 256
-        for begin in _progress_range(len(new_chunks), batch, progress):
-            part = new_chunks[begin : begin + batch]
-            vectors.add(ids[begin : begin + batch], embedder.encode([c.text for c in part]))
+        if vectors is None:
+            vectors = create_store(choose(len(new_chunks)), embedder.dimension)
+        parts = []
+        for begin in _progress_range(len(new_chunks), EMBED_CALL, progress):
+            part = new_chunks[begin : begin + EMBED_CALL]
+            parts.append(embedder.encode([c.text for c in part]))
             if on_progress is not None:
-                on_progress(min(begin + batch, len(new_chunks)), len(new_chunks))
+                on_progress(min(begin + EMBED_CALL, len(new_chunks)), len(new_chunks))
+        if parts:
+            vectors.add(ids, np.concatenate(parts))  # one add: an IVF trains on all of a new index's vectors
         db.commit()
 
         rows = db.execute("SELECT id, text FROM chunks ORDER BY id").fetchall()
@@ -456,7 +504,7 @@ def _write_generation(live, tmp, embedder, add, remove, chunking, progress, on_p
         db.close()
     report = {"added": tuple(added), "duplicates": tuple(duplicates), "removed": tuple(removed),
               "chunks_embedded": len(new_chunks), "changed": True}
-    return report, counts, vectors.dimension
+    return report, counts, vectors
 
 
 def _progress_range(total: int, step: int, show: bool):

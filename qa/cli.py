@@ -173,6 +173,9 @@ def add_index(sub) -> None:
     p.add_argument("--rebuild", action="store_true", help="start from an empty index instead of adding to it")
     p.add_argument("--chunk-words", type=positive_int, default=None, help="words per chunk for a new index (default 120)")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for another writer to finish")
+    p.add_argument("--index-type", choices=("auto", "flat", "hnsw", "ivfpq"), default=None,
+                   help="vector index of a new or rebuilt index: exact (flat), HNSW or IVF-PQ; auto (default) picks "
+                        "by chunk count (flat up to 100k, hnsw up to 5M); an existing index keeps its type")
     p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                    help="read, chunk and embed with Ray Data (pip install \"citeqa[ray]\"): on the cluster at ADDRESS, "
                         "or on a local Ray instance without one")
@@ -187,7 +190,8 @@ def run_index(args) -> int:
 
     if not args.paths and not args.remove:
         raise UsageError("nothing to do: give files or folders to index, or --remove DOC_ID")
-    config = _config_from(args, **({"chunk_words": args.chunk_words} if args.chunk_words is not None else {}))
+    config = _config_from(args, **({"chunk_words": args.chunk_words} if args.chunk_words is not None else {}),
+                          **({"index_type": args.index_type} if args.index_type is not None else {}))
     for path in args.paths:
         if not Path(path).exists():
             raise UsageError(f"no such file or folder: {path}")
@@ -318,6 +322,7 @@ def run_info(args) -> int:
         "chunks": len(index),
         "embedding_model": index.manifest["embedding_model"],
         "chunking": index.manifest["chunking"],
+        "vector_index": index.manifest.get("vector_index", {"type": "flat"}),
         "created": index.manifest["created"],
         "bytes": sum(sizes.values()),
         "files": sizes,
@@ -333,6 +338,9 @@ def run_info(args) -> int:
     print(f"documents   {info['documents']}")
     print(f"chunks      {info['chunks']} (about {info['chunking']['max_words']} words each)")
     print(f"embeddings  {info['embedding_model']['name']} ({info['embedding_model']['dimension']} dimensions)")
+    vector_index = dict(info["vector_index"])
+    kind = vector_index.pop("type")
+    print(f"vectors     {kind}" + (f" ({', '.join(f'{k} {v}' for k, v in vector_index.items())})" if vector_index else ""))
     print(f"size        {info['bytes'] / 1e6:.2f} MB")
     for d in info["document_list"]:
         print(f"  {d['doc_id']}  {d['date'] or '----------'}  {d['chunks']:>4} chunks  {d['title']}")

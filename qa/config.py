@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from embeddings.store import INDEX_TYPES
 from qa.retrievers import RETRIEVAL_MODES
 
 
@@ -29,6 +30,7 @@ class Config:
     max_windows_per_passage: int = 8
     max_question_chars: int = 2000
     alternatives: int = 3
+    index_type: str = "auto"  # vector index of a new faiss index: auto (by chunk count), flat, hnsw, ivfpq
     store: str = "faiss"  # faiss: index_dir is a folder; milvus: index_dir names the collections
     store_uri: str | None = None  # milvus: a Milvus Lite .db file or http://host:19530 (default: cache milvus.db)
 
@@ -37,6 +39,8 @@ class Config:
             raise ValueError(f"unknown store {self.store!r}: choose one of faiss, milvus")
         if self.store_uri is not None and self.store != "milvus":
             raise ValueError(f"a store URI ({self.store_uri}) is only for --store milvus")
+        if self.index_type not in ("auto", *INDEX_TYPES):
+            raise ValueError(f"unknown index type {self.index_type!r}: choose one of auto, {', '.join(INDEX_TYPES)}")
         if self.retrieval_mode not in RETRIEVAL_MODES:
             raise ValueError(f"unknown retrieval mode {self.retrieval_mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")
         for name in ("k", "rrf_k", "fusion_pool", "chunk_words", "max_answer_tokens", "spans_per_window",

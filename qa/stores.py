@@ -67,7 +67,8 @@ def update_store(config, embedder: Embedder, *, add: Iterable[Document] = (), re
 
         index_dir = Path(config.index_dir) if config.index_dir is not None else default_index_dir(embedder, config)
         report = update_index(index_dir, embedder, add=add, remove=remove, chunking=chunking_of(config),
-                              rebuild=rebuild, wait_seconds=wait_seconds, progress=progress)
+                              rebuild=rebuild, wait_seconds=wait_seconds, progress=progress,
+                              index_type=config.index_type)
         return report, str(index_dir)
     from embeddings.milvus_index import update_milvus_index
 

@@ -152,3 +152,97 @@ def test_a_crashed_write_leaves_the_previous_generation(tmp_path, embedder, docu
     assert (root / CURRENT).read_text() == live
     assert not list(root.glob("gen-*.tmp"))
     assert DocumentIndex.open(root).manifest["counts"]["documents"] == 1
+
+
+# ---------------------------------------------------------------- vector index types
+
+
+def all_top_hits(index, embedder, k=3):
+    return [top_hits(index, embedder, q, k) for q in ("lava eruption", "chess prize money", "Abilene", "Where is the data center?")]
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivfpq"])
+def test_index_type_is_recorded_reopened_and_kept(tmp_path, embedder, documents, kind):
+    flat = tmp_path / "flat"
+    update_index(flat, embedder, add=documents, chunking=SETTINGS)
+    assert DocumentIndex.open(flat).manifest["vector_store"] == "faiss-flat-ip"
+    root = tmp_path / kind
+    update_index(root, embedder, add=documents[:2], chunking=SETTINGS, index_type=kind)
+    update_index(root, embedder, add=documents[2:])  # an existing index keeps its type
+    index = DocumentIndex.open(root, embedder=embedder)
+    assert index.manifest["vector_store"] == f"faiss-{kind}-ip"
+    assert index.manifest["vector_index"]["type"] == kind
+    assert index.vectors.kind == kind and index.vectors.mapped  # memory-mapped on open
+    assert all_top_hits(index, embedder) == all_top_hits(DocumentIndex.open(flat), embedder)
+
+    # removing a document leaves tombstones (saved and checksummed) and never returns its chunks
+    removed = documents[0].doc_id
+    update_index(root, embedder, remove=[removed])
+    index = DocumentIndex.open(root)
+    assert removed not in {c.doc_id for c in index.chunks(list(range(1, 200))).values()}
+    hits = index.search_vectors(embedder.encode(["Where is the data center?"]), 50)
+    assert len([i for i in hits.ids[0] if i >= 0]) == len(index) == len(index.vectors)
+    fresh = tmp_path / "fresh"
+    update_index(fresh, embedder, add=documents[1:], chunking=SETTINGS)
+    assert [h[:2] for h in top_hits(index, embedder, "chess prize money")] == [
+        h[:2] for h in top_hits(DocumentIndex.open(fresh), embedder, "chess prize money")]
+
+    with pytest.raises(IndexMismatchError, match=f"uses the {kind} vector index.*--rebuild"):
+        update_index(root, embedder, add=[make_document("Another text about tides.")], index_type="flat")
+    update_index(root, embedder, add=documents, rebuild=True, index_type="flat")
+    assert DocumentIndex.open(root).manifest["vector_store"] == "faiss-flat-ip"
+
+
+def test_automatic_index_type_by_chunk_count(tmp_path, embedder, documents):
+    chunks = len(DocumentIndex.open(_build(tmp_path / "probe", embedder, documents)))
+    for flat_max, hnsw_max, expected in ((chunks, chunks, "flat"), (chunks - 1, chunks, "hnsw"), (1, chunks - 1, "ivfpq")):
+        root = _build(tmp_path / expected, embedder, documents, flat_max=flat_max, hnsw_max=hnsw_max)
+        index = DocumentIndex.open(root)
+        assert index.manifest["vector_index"]["type"] == expected and index.vectors.kind == expected
+        # growing past a threshold later does not change the type; only a rebuild chooses again
+        update_index(root, embedder, add=[make_document("More text about the harbour and its cranes.")],
+                     flat_max=0, hnsw_max=0)
+        assert DocumentIndex.open(root).vectors.kind == expected
+
+
+def _build(root, embedder, documents, **thresholds):
+    update_index(root, embedder, add=documents, chunking=SETTINGS, **thresholds)
+    return root
+
+
+def test_manifest_without_index_fields_opens_as_exact(tmp_path, embedder, documents):
+    """Indexes written before index types record only "vector_store": "faiss-flat-ip"."""
+    root = _build(tmp_path / "old", embedder, documents)
+    manifest_path = current_generation(root) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["vector_index"]
+    manifest_path.write_text(json.dumps(manifest))
+    index = DocumentIndex.open(root)
+    assert index.vectors.kind == "flat" and top_hits(index, embedder, "lava eruption")
+    update_index(root, embedder, add=[make_document("A note on glaciers retreating.")])
+    assert DocumentIndex.open(root).manifest["vector_index"] == {"type": "flat"}
+    manifest = json.loads((current_generation(root) / "manifest.json").read_text())
+    manifest["vector_store"] = "annoy-forest"
+    (current_generation(root) / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexVersionError, match="unknown vector store 'annoy-forest'"):
+        DocumentIndex.open(root)
+
+
+def test_cli_index_type_flag_and_info(tmp_path, capsys):
+    from qa.cli import main
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The volcano erupted on Tuesday near Grindavik. Lava reached the road.", encoding="utf-8")
+    (docs / "b.txt").write_text("The challenger won the final game of the chess match.", encoding="utf-8")
+    index = str(tmp_path / "idx")
+    assert main(["index", str(docs / "a.txt"), "--index", index, "--index-type", "hnsw"]) == 0
+    assert main(["index", str(docs / "b.txt"), "--index", index]) == 0
+    capsys.readouterr()
+    assert main(["info", "--index", index, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["vector_index"]["type"] == "hnsw" and info["chunks"] == 2
+    assert main(["info", "--index", index]) == 0
+    assert "vectors     hnsw (M 32" in capsys.readouterr().out
+    assert main(["index", str(docs / "b.txt"), "--index", index, "--index-type", "flat"]) != 0
+    assert "--rebuild" in capsys.readouterr().err
