@@ -4,6 +4,7 @@ what was skipped and why, and which files repeated an article already loaded."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +15,13 @@ from corpus.html_text import html_to_text
 from corpus.metadata import Metadata, derive_title, markdown_heading, merged, split_front_matter, split_header
 from corpus.pdf_text import read_pdf
 from corpus.records import json_records, jsonl_records
+from corpus.streaming import PART_CHARS, iter_text_parts
 
-# A Document holds its whole text in memory and chunk offsets index into it, so streaming a huge file
-# would not help; instead files over this size are skipped (and reported), which also guards against
-# pointing the loader at a dump or log by mistake. Raise `max_bytes` to load bigger files.
+# HTML, PDF and JSON files are parsed whole, so files of these types over this size are skipped (and
+# reported), which also guards against pointing the loader at a dump by mistake. Plain-text and Markdown
+# files of any size load: above STREAM_BYTES they are read as a stream of part documents (corpus/streaming.py).
 DEFAULT_MAX_BYTES = 100_000_000
+STREAM_BYTES = 32_000_000
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
@@ -65,48 +68,68 @@ def load_file(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTE
         raise CorpusError(f"no such file: {path}")
     if path.is_dir():
         raise CorpusError(f"{path} is a folder; use load_path for folders")
-    return [item for _, item in _read(path, max_bytes) if isinstance(item, Document)]
+    return [item for _, item in _read(path, max_bytes, STREAM_BYTES, PART_CHARS) if isinstance(item, Document)]
 
 
 def load_path(*paths: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> LoadReport:
     """Load files and folders, in the order given; folders recursively, in sorted path order.
 
     Hidden files and folders (name starting with ".") inside folders are ignored. The same text under
-    two names is loaded once; the second name goes to `duplicates`. Files over `max_bytes` are skipped.
-    Raises CorpusError naming the first path that does not exist, before loading anything.
+    two names is loaded once; the second name goes to `duplicates`. Files over `max_bytes` are skipped
+    (text and Markdown files are streamed in parts instead). Raises CorpusError naming the first path
+    that does not exist, before loading anything.
     """
+    stream = stream_path(*paths, max_bytes=max_bytes)
+    documents = tuple(stream)
+    return LoadReport(documents, tuple(stream.skipped), tuple(stream.duplicates), tuple(stream.origins))
+
+
+class LoadStream:
+    """The documents of `load_path`, produced one at a time so that huge inputs never sit in memory whole.
+
+    Iterate once; `skipped`, `duplicates` and `origins` fill in as the iteration goes (as in `LoadReport`).
+    """
+
+    def __init__(self, files: list[Path], max_bytes: int, stream_bytes: int, part_chars: int):
+        self._files = files
+        self._max_bytes = max_bytes
+        self._stream_bytes = stream_bytes
+        self._part_chars = part_chars
+        self.skipped: list[SkippedFile] = []
+        self.duplicates: list[tuple[str, str]] = []
+        self.origins: list[tuple[str, str]] = []
+
+    def __iter__(self) -> Iterator[Document]:
+        loaded_ids: set[str] = set()
+        seen_files: set[Path] = set()
+        for file in self._files:
+            if file.resolve() in seen_files:
+                continue  # the same file reached twice, e.g. named and inside a named folder
+            seen_files.add(file.resolve())
+            try:
+                for label, item in _read(file, self._max_bytes, self._stream_bytes, self._part_chars):
+                    if isinstance(item, str):
+                        self.skipped.append(SkippedFile(label, item))
+                    elif item.doc_id in loaded_ids:
+                        self.duplicates.append((label, item.doc_id))
+                    else:
+                        loaded_ids.add(item.doc_id)
+                        self.origins.append((item.doc_id, label))
+                        yield item
+            except FileSkipped as skip:
+                self.skipped.append(SkippedFile(str(file), skip.reason))
+
+
+def stream_path(*paths: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES,
+                stream_bytes: int = STREAM_BYTES, part_chars: int = PART_CHARS) -> LoadStream:
+    """`load_path` as a stream: documents one at a time (for indexing huge folders or files in bounded memory)."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             raise CorpusError(f"no such file or folder: {path}")
         files.extend(_files_under(path) if path.is_dir() else [path])
-
-    documents: list[Document] = []
-    skipped: list[SkippedFile] = []
-    duplicates: list[tuple[str, str]] = []
-    origins: list[tuple[str, str]] = []
-    loaded_ids: set[str] = set()
-    seen_files: set[Path] = set()
-    for file in files:
-        if file.resolve() in seen_files:
-            continue  # the same file reached twice, e.g. named and inside a named folder
-        seen_files.add(file.resolve())
-        try:
-            entries = _read(file, max_bytes)
-        except FileSkipped as skip:
-            skipped.append(SkippedFile(str(file), skip.reason))
-            continue
-        for label, item in entries:
-            if isinstance(item, str):
-                skipped.append(SkippedFile(label, item))
-            elif item.doc_id in loaded_ids:
-                duplicates.append((label, item.doc_id))
-            else:
-                loaded_ids.add(item.doc_id)
-                documents.append(item)
-                origins.append((item.doc_id, label))
-    return LoadReport(tuple(documents), tuple(skipped), tuple(duplicates), tuple(origins))
+    return LoadStream(files, max_bytes, stream_bytes, part_chars)
 
 
 def default_corpus_dir() -> Path:
@@ -131,10 +154,17 @@ def _files_under(folder: Path) -> list[Path]:
     return sorted(found, key=lambda path: path.relative_to(folder).parts)
 
 
-def _read(path: Path, max_bytes: int) -> list[tuple[str, Document | str]]:
-    """(label, document or reason it was skipped) for each article in `path`; FileSkipped for the whole file."""
+def _read(path: Path, max_bytes: int, stream_bytes: int, part_chars: int) -> Iterable[tuple[str, Document | str]]:
+    """(label, document or reason it was skipped) for each article in `path`; FileSkipped for the whole file.
+
+    A file that fails part-way through (a streamed text file) keeps the parts already produced."""
     try:
-        return _read_entries(path, max_bytes)
+        suffix = path.suffix.lower()
+        if suffix in TEXT_SUFFIXES and path.is_file() and path.stat().st_size > stream_bytes:
+            for number, document in enumerate(iter_text_parts(path, part_chars=part_chars), start=1):
+                yield f"{path} (part {number})", document
+            return
+        yield from _read_entries(path, max_bytes)
     except FileSkipped as skip:
         raise FileSkipped(skip.reason, str(path)) from None
     except OSError as err:

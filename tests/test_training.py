@@ -104,6 +104,20 @@ def test_loss_decreases_checkpoint_and_resume(tmp_path, squad_file, base_model, 
         assert torch.equal(tensor, resumed_weights["model"][name]), name
 
 
+def test_resume_with_fewer_epochs_replans_the_learning_rate(tmp_path, squad_file, base_model):
+    """A run may be shortened on resume (--epochs): the rest of the schedule decays to zero at the new end."""
+    run_dir = tmp_path / "run"
+    train_reader(make_config(squad_file, base_model, run_dir, epochs=4, max_steps=3), log=lambda *_: None)
+    before = torch.load(run_dir / CHECKPOINT_FILE, weights_only=False)
+    state = train_reader(make_config(squad_file, base_model, run_dir, epochs=2), resume=True, log=lambda *_: None)
+    after = torch.load(run_dir / CHECKPOINT_FILE, weights_only=False)
+    total = state.global_step
+    assert state.epoch == 2 and total > before["state"]["global_step"]
+    assert after["scheduler"]["last_epoch"] == total
+    assert after["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    assert after["config"]["epochs"] == 2
+
+
 def test_export_and_warm_start(tmp_path, squad_file, base_model):
     run_dir = tmp_path / "run"
     train_reader(make_config(squad_file, base_model, run_dir, max_steps=6), log=lambda *_: None)
