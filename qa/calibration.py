@@ -3,14 +3,13 @@ the other half, and store it in the model folder where `ExtractiveReader` reads 
 
 from __future__ import annotations
 
-import json
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from qa.datasets import QAExample, load_squad
 from qa.metrics import SCORING_V2
+from qa.reader import store_reader_settings
 
 
 def split_by_article(examples: Sequence[QAExample]) -> tuple[list[QAExample], list[QAExample]]:
@@ -33,12 +32,7 @@ def held_out_summary(report: dict) -> dict:
 
 def store_threshold(model_dir: Path, threshold: float) -> None:
     """Write `citeqa.no_answer_threshold` into the model folder's config.json (atomically)."""
-    path = model_dir / "config.json"
-    config = json.loads(path.read_text(encoding="utf-8"))
-    config.setdefault("citeqa", {})["no_answer_threshold"] = threshold
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    store_reader_settings(model_dir, no_answer_threshold=threshold)
 
 
 def calibrate_reader(model_dir: str | Path, questions: str | Path, *, write: bool = True,

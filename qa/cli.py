@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from qa.cli_types import positive_int
+from qa.reader import READER_BACKENDS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -95,7 +96,7 @@ def add_export_reader(sub) -> None:
 
 
 def run_export_reader(args) -> int:
-    from qa.reader import reader_settings
+    from qa.reader import reader_settings, store_reader_settings
     from qa.training import export_checkpoint
 
     run_dir = Path(args.run_dir) if args.run_dir else DEFAULT_RUNS / args.run
@@ -104,7 +105,10 @@ def run_export_reader(args) -> int:
     threshold = args.threshold
     if threshold is None:
         threshold = float(reader_settings(Path(args.out)).get("no_answer_threshold", 0.0))
+    backend = reader_settings(Path(args.out)).get("backend")
     out = export_checkpoint(run_dir, args.out, no_answer_threshold=threshold)
+    if backend is not None:  # the measured backend choice carries over to new weights of the same recipe
+        store_reader_settings(out, backend=backend)
     print(f"exported {run_dir} to {out} (no-answer threshold {threshold})")
     return 0
 
@@ -133,6 +137,34 @@ def run_calibrate_reader(args) -> int:
     return 0
 
 
+def add_quantize_reader(sub) -> None:
+    p = sub.add_parser("quantize-reader", help="export the reader to ONNX (int8 by default) for faster CPU answers")
+    p.add_argument("--reader", default=None, metavar="DIR", help="reader folder (default: the shipped reader)")
+    p.add_argument("--backend", choices=("onnx-int8", "onnx"), default="onnx-int8", help="int8 weights (default) or fp32")
+    p.add_argument("--out", default=None, metavar="FILE", help="ONNX file to write (default: the cache the reader loads from)")
+    p.add_argument("--set-default", action="store_true",
+                   help="record this backend in the reader's config.json, so `auto` uses it (after measuring it)")
+
+
+def run_quantize_reader(args) -> int:
+    import time
+
+    from qa.onnx_export import cached_onnx_path, export_onnx
+    from qa.reader import shipped_reader_path, store_reader_settings
+
+    model_dir = Path(args.reader) if args.reader is not None else shipped_reader_path()
+    if not (model_dir / "config.json").is_file():
+        raise UsageError(f"not a reader folder (no config.json): {model_dir}")
+    out = Path(args.out) if args.out is not None else cached_onnx_path(model_dir, args.backend)
+    started = time.monotonic()
+    export_onnx(model_dir, out, quantize=args.backend == "onnx-int8")
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB) in {time.monotonic() - started:.1f} s")
+    if args.set_default:
+        store_reader_settings(model_dir, backend=args.backend)
+        print(f"{model_dir}/config.json: citeqa.backend = {args.backend}")
+    return 0
+
+
 class UsageError(ValueError):
     """A bad command-line value; printed as one line, exit status 2."""
 
@@ -154,7 +186,8 @@ def _config_from(args, **extra):
         fields["store"] = args.store
     if getattr(args, "store_uri", None) is not None:
         fields["store_uri"] = args.store_uri
-    for name, flag in (("k", "k"), ("retrieval_mode", "mode"), ("reader_model", "reader"), ("no_answer_threshold", "threshold")):
+    for name, flag in (("k", "k"), ("retrieval_mode", "mode"), ("reader_model", "reader"), ("no_answer_threshold", "threshold"),
+                       ("reader_backend", "reader_backend")):
         value = getattr(args, flag, None)
         if value is not None:
             fields[name] = value
@@ -255,6 +288,8 @@ def add_ask(sub) -> None:
     p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default=None, help="retrieval (default hybrid)")
     p.add_argument("--reader", default=None, metavar="DIR", help="transformers question-answering model folder (default: the shipped reader)")
     p.add_argument("--threshold", type=float, default=None, help="abstain below this score (default: the reader's calibrated threshold)")
+    p.add_argument("--reader-backend", choices=READER_BACKENDS, default=None,
+                   help="how the reader runs: torch (fp32), onnx (fp32), onnx-int8; default: the one recorded for the model")
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
 
 
@@ -378,12 +413,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_reader(sub)
     add_export_reader(sub)
     add_calibrate_reader(sub)
+    add_quantize_reader(sub)
     return parser
 
 
 COMMANDS = {"index": run_index, "ask": run_ask, "info": run_info, "eval": run_eval, "serve": run_serve,
             "train-reader": run_train_reader, "export-reader": run_export_reader,
-            "calibrate-reader": run_calibrate_reader}
+            "calibrate-reader": run_calibrate_reader, "quantize-reader": run_quantize_reader}
 
 
 def main(argv: list[str] | None = None) -> int:

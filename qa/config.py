@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from embeddings.store import INDEX_TYPES
+from qa.reader import READER_BACKENDS
 from qa.retrievers import RETRIEVAL_MODES
 
 
@@ -27,6 +28,7 @@ class Config:
     reader_max_length: int | None = None
     reader_stride: int | None = None
     reader_batch_size: int = 16
+    reader_backend: str = "auto"
     max_windows_per_passage: int = 8
     max_question_chars: int = 2000
     alternatives: int = 3
@@ -39,10 +41,12 @@ class Config:
             raise ValueError(f"unknown store {self.store!r}: choose one of faiss, milvus")
         if self.store_uri is not None and self.store != "milvus":
             raise ValueError(f"a store URI ({self.store_uri}) is only for --store milvus")
-        if self.index_type not in ("auto", *INDEX_TYPES):
-            raise ValueError(f"unknown index type {self.index_type!r}: choose one of auto, {', '.join(INDEX_TYPES)}")
         if self.retrieval_mode not in RETRIEVAL_MODES:
             raise ValueError(f"unknown retrieval mode {self.retrieval_mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")
+        if self.index_type not in ("auto", *INDEX_TYPES):
+            raise ValueError(f"unknown index type {self.index_type!r}: choose one of auto, {', '.join(INDEX_TYPES)}")
+        if self.reader_backend not in READER_BACKENDS:
+            raise ValueError(f"unknown reader backend {self.reader_backend!r}: choose one of {', '.join(READER_BACKENDS)}")
         for name in ("k", "rrf_k", "fusion_pool", "chunk_words", "max_answer_tokens", "spans_per_window",
                      "reader_batch_size", "max_windows_per_passage", "max_question_chars"):
             value = getattr(self, name)

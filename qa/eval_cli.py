@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from qa.cli_types import positive_int
+from qa.reader import READER_BACKENDS
 
 DESCRIPTION = """\
 Score the assistant against a question set: exact match and F1 (official SQuAD rules), HasAns/NoAns
@@ -35,6 +36,8 @@ def add_eval(sub) -> None:
     p.add_argument("--limit", type=positive_int, default=None, metavar="N", help="only the first N questions, in file order")
     p.add_argument("--reader", default=None, metavar="DIR", help="transformers question-answering model folder (default: the shipped reader)")
     p.add_argument("--threshold", type=float, default=None, help="abstain below this score (default: the reader's calibrated threshold; --threshold=-inf never abstains)")
+    p.add_argument("--reader-backend", choices=READER_BACKENDS, default="auto",
+                   help="how the reader runs: torch (fp32), onnx (fp32), onnx-int8; auto = the one recorded for the model")
     p.add_argument("--index", default=None, metavar="DIR", help="index folder to search (open mode)")
     p.add_argument("--embedding-model", default=None, metavar="DIR", help="sentence-transformers model folder (default: packaged all-MiniLM-L6-v2)")
     p.add_argument("--predictions", default=None, metavar="FILE", help='write {id: answer} ("" = abstained) for the official scripts')
@@ -54,6 +57,8 @@ def command_line(args) -> str:
         words.append("--reader-only")
     else:
         words += ["--mode", args.mode, "--k", str(args.k)]
+    if args.reader_backend != "auto":
+        words += ["--reader-backend", args.reader_backend]
     if args.threshold is not None:
         words.append(f"--threshold={args.threshold}")  # "=": a value such as -inf would read as a flag
     for flag, value in (("--limit", args.limit), ("--reader", args.reader), ("--index", args.index),
@@ -83,7 +88,7 @@ def run_eval(args) -> int:
     options = EvalOptions(
         questions=args.questions, reader_only=args.reader_only, retrieval_mode=args.mode, k=args.k,
         limit=args.limit, reader=args.reader, threshold=args.threshold, index=args.index,
-        embedding_model=args.embedding_model,
+        embedding_model=args.embedding_model, reader_backend=args.reader_backend,
     )
     run = evaluate(options, progress=not args.no_progress, command=command_line(args))
     print(format_table(run.report))

@@ -391,6 +391,7 @@ class EvalOptions:
     threshold: float | None = None
     index: str | None = None
     embedding_model: str | None = None
+    reader_backend: str = "auto"
 
 
 @dataclass
@@ -501,6 +502,7 @@ def evaluate(options: EvalOptions, *, embedder=None, reader=None, progress: bool
     config = Config(
         embedding_model=options.embedding_model, reader_model=options.reader, index_dir=options.index,
         k=options.k, retrieval_mode=options.retrieval_mode, no_answer_threshold=options.threshold,
+        reader_backend=options.reader_backend,
     )
     chunking = ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences)
     index_dir, index_from_questions, embedding_name = None, False, None
@@ -555,6 +557,7 @@ def evaluate(options: EvalOptions, *, embedder=None, reader=None, progress: bool
         "reader": str(getattr(assistant.reader, "model_dir", options.reader)),
         "reader_max_length": getattr(assistant.reader, "max_length", None),
         "reader_stride": getattr(assistant.reader, "stride", None),
+        "reader_backend": getattr(assistant.reader, "backend", None),
         "embedding_model": embedding_name,
         "index": str(index_dir) if index_dir is not None else None,
         "index_built_from_questions": index_from_questions,

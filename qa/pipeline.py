@@ -96,7 +96,7 @@ def reader_from_config(config: Config) -> ExtractiveReader:
         config.reader_model, threshold=config.no_answer_threshold,
         max_length=config.reader_max_length, stride=config.reader_stride,
         max_answer_tokens=config.max_answer_tokens, batch_size=config.reader_batch_size,
-        max_windows_per_passage=config.max_windows_per_passage,
+        max_windows_per_passage=config.max_windows_per_passage, backend=config.reader_backend,
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +19,7 @@ from qa.types import Passage, Span
 log = logging.getLogger(__name__)
 
 SHIPPED_READER = Path(__file__).resolve().parent / "models" / "reader"
+READER_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 
 
 class ReaderNotInstalledError(FileNotFoundError):
@@ -43,6 +46,16 @@ def reader_settings(model_dir: Path) -> dict:
     return settings if isinstance(settings, dict) else {}
 
 
+def store_reader_settings(model_dir: Path, **settings) -> None:
+    """Update keys of the `citeqa` block in a model folder's config.json, atomically."""
+    path = Path(model_dir) / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config.setdefault("citeqa", {}).update(settings)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
 @runtime_checkable
 class Reader(Protocol):
     """Reads passages for a question and returns candidate spans, best first."""
@@ -52,6 +65,58 @@ class Reader(Protocol):
     def read(self, question: str, passages: Sequence[Passage], top_n: int = 5) -> list[Span]:
         """Candidate spans, best first; `top_n` per window."""
         ...
+
+
+class TorchLogits:
+    """The model run by PyTorch in fp32: the reference path."""
+
+    def __init__(self, model_dir: Path):
+        import torch
+        from transformers import AutoModelForQuestionAnswering
+
+        self._model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir), local_files_only=True, dtype=torch.float32)
+        self._model.eval()
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            output = self._model(**{name: torch.from_numpy(array) for name, array in inputs.items()})
+        return output.start_logits.float().numpy(), output.end_logits.float().numpy()
+
+
+class OnnxLogits:
+    """The model run by ONNX Runtime (fused graph; int8 weights for `onnx-int8`); sessions are thread-safe."""
+
+    def __init__(self, model_dir: Path, backend: str):
+        import onnxruntime
+        import torch
+
+        from qa.onnx_export import ensure_onnx
+
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        options.intra_op_num_threads = torch.get_num_threads()  # --threads governs both runtimes
+        self._session = onnxruntime.InferenceSession(str(ensure_onnx(model_dir, backend)), options,
+                                                     providers=["CPUExecutionProvider"])
+        self._names = {i.name for i in self._session.get_inputs()}
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        start, end = self._session.run(None, {k: v for k, v in inputs.items() if k in self._names})
+        return start, end
+
+
+def resolve_backend(model_dir: Path, backend: str) -> str:
+    """`auto` is the backend recorded for this model (`citeqa.backend` in config.json, chosen by measurement), else torch."""
+    if backend not in READER_BACKENDS:
+        raise ValueError(f"unknown reader backend {backend!r}: choose one of {', '.join(READER_BACKENDS)}")
+    if backend != "auto":
+        return backend
+    preferred = reader_settings(model_dir).get("backend", "torch")
+    if preferred != "torch" and importlib.util.find_spec("onnxruntime") is None:
+        log.warning("onnxruntime is not installed; the reader runs in PyTorch")
+        return "torch"
+    return preferred if preferred in READER_BACKENDS[1:] else "torch"
 
 
 class ExtractiveReader:
@@ -73,6 +138,7 @@ class ExtractiveReader:
         max_question_tokens: int = 64,
         max_windows_per_passage: int = 8,
         batch_size: int = 16,
+        backend: str = "auto",
     ):
         self.model_dir = Path(model_dir) if model_dir is not None else shipped_reader_path()
         if not (self.model_dir / "config.json").is_file():
@@ -85,6 +151,7 @@ class ExtractiveReader:
         self.max_question_tokens = max_question_tokens
         self.max_windows_per_passage = max_windows_per_passage
         self.batch_size = batch_size
+        self.backend = resolve_backend(self.model_dir, backend)
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
@@ -94,16 +161,12 @@ class ExtractiveReader:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    import torch
-                    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+                    from transformers import AutoTokenizer
 
                     tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
                     if not tokenizer.is_fast:
                         raise ValueError(f"the reader at {self.model_dir} needs a fast tokenizer (tokenizer.json)")
-                    model = AutoModelForQuestionAnswering.from_pretrained(
-                        str(self.model_dir), local_files_only=True, dtype=torch.float32
-                    )
-                    model.eval()
+                    model = TorchLogits(self.model_dir) if self.backend == "torch" else OnnxLogits(self.model_dir, self.backend)
                     self._tokenizer = tokenizer
                     self._model = model
         return self._model, self._tokenizer
@@ -123,8 +186,6 @@ class ExtractiveReader:
     def read(self, question: str, passages: Sequence[Passage], top_n: int = 5) -> list[Span]:
         if not passages:
             return []
-        import torch
-
         model, tokenizer = self._load()
         question = self.clip_question(question.strip())
         with self._tokenizer_lock:
@@ -160,13 +221,10 @@ class ExtractiveReader:
                 mask[row, :n] = 1
                 if has_types:
                     types[row, :n] = encoded["token_type_ids"][w]
-            inputs = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+            inputs = {"input_ids": ids, "attention_mask": mask}
             if has_types:
-                inputs["token_type_ids"] = torch.from_numpy(types)
-            with torch.inference_mode():
-                output = model(**inputs)
-            starts = output.start_logits.float().numpy()
-            ends = output.end_logits.float().numpy()
+                inputs["token_type_ids"] = types
+            starts, ends = model(inputs)
             for row, w in enumerate(batch):
                 passage_index = encoded["overflow_to_sample_mapping"][w]
                 sequence_ids = encoded.sequence_ids(w)
