@@ -397,7 +397,7 @@ def update_index(
         tmp.mkdir(parents=True)
         try:
             choose = lambda n: index_type if index_type != "auto" else choose_index_type(n, flat_max=flat_max, hnsw_max=hnsw_max)
-            report, counts, vectors = _write_generation(live, tmp, embedder, list(add), list(remove), chunking, progress,
+            report, counts, vectors = _write_generation(live, tmp, embedder, add, list(remove), chunking, progress,
                                                         on_progress, choose)
             if not report["changed"]:
                 shutil.rmtree(tmp)
@@ -453,9 +453,31 @@ def _write_generation(live, tmp, embedder, add, remove, chunking, progress, on_p
                 vectors.remove(np.asarray(ids, dtype=np.int64))
 
         known = {row[0] for row in db.execute("SELECT doc_id FROM documents")}
-        added, duplicates, new_chunks = [], [], []
+        added, duplicates = [], []
         alias_added = False
         now = time.time()
+        next_id = (db.execute("SELECT MAX(id) FROM chunks").fetchone()[0] or 0) + 1
+        total = None
+        if isinstance(add, (list, tuple)):  # documents already in memory: count the chunks for the progress bar
+            total = sum(len(chunk_document(d, max_words=chunking.max_words, overlap_sentences=chunking.overlap_sentences))
+                        for d in {d.doc_id: d for d in add if d.doc_id not in known}.values())
+        bar = _progress_bar(total, progress)
+        pending: list[tuple[int, Chunk]] = []
+        parts: list[np.ndarray] = []
+        embedded = 0
+
+        def embed_pending() -> None:
+            nonlocal embedded, pending
+            parts.append(embedder.encode([c.text for _, c in pending]))
+            embedded += len(pending)
+            if bar is not None:
+                bar.update(len(pending))
+            if on_progress is not None:
+                on_progress(embedded, embedded if total is None else total)
+            pending = []
+
+        # Documents are taken one at a time (`add` may be a stream): each is written and its chunks
+        # embedded in batches, so only the vectors, never all texts, stay in memory.
         for document in add:
             if db.execute("INSERT OR IGNORE INTO aliases VALUES (?, ?)", (document.doc_id, document.source)).rowcount:
                 alias_added = True
@@ -469,26 +491,28 @@ def _write_generation(live, tmp, embedder, add, remove, chunking, progress, on_p
                 (document.doc_id, document.title, document.date, document.source, document.url,
                  json.dumps(list(document.page_starts)), document.text, now + len(added) * 1e-6),
             )
-            new_chunks.extend(chunk_document(document, max_words=chunking.max_words, overlap_sentences=chunking.overlap_sentences))
+            chunks = chunk_document(document, max_words=chunking.max_words, overlap_sentences=chunking.overlap_sentences)
+            db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
+                           [(next_id + n, c.doc_id, c.chunk_id, c.start, c.end, c.text) for n, c in enumerate(chunks)])
+            pending.extend((next_id + n, c) for n, c in enumerate(chunks))
+            next_id += len(chunks)
+            while len(pending) >= EMBED_CALL:
+                rest = pending[EMBED_CALL:]
+                pending = pending[:EMBED_CALL]
+                embed_pending()
+                pending = rest
+        if pending:
+            embed_pending()
+        if bar is not None:
+            bar.close()
 
         changed = bool(removed or added or alias_added)
         if not changed:
             return {"added": (), "duplicates": tuple(duplicates), "removed": (), "chunks_embedded": 0, "changed": False}, None, None
 
-        next_id = (db.execute("SELECT MAX(id) FROM chunks").fetchone()[0] or 0) + 1
-        ids = np.arange(next_id, next_id + len(new_chunks), dtype=np.int64)
-        db.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
-            [(int(i), c.doc_id, c.chunk_id, c.start, c.end, c.text) for i, c in zip(ids, new_chunks)],
-        )
+        ids = np.arange(next_id - embedded, next_id, dtype=np.int64)
         if vectors is None:
-            vectors = create_store(choose(len(new_chunks)), embedder.dimension)
-        parts = []
-        for begin in _progress_range(len(new_chunks), EMBED_CALL, progress):
-            part = new_chunks[begin : begin + EMBED_CALL]
-            parts.append(embedder.encode([c.text for c in part]))
-            if on_progress is not None:
-                on_progress(min(begin + EMBED_CALL, len(new_chunks)), len(new_chunks))
+            vectors = create_store(choose(embedded), embedder.dimension)
         if parts:
             vectors.add(ids, np.concatenate(parts))  # one add: an IVF trains on all of a new index's vectors
         db.commit()
@@ -503,14 +527,14 @@ def _write_generation(live, tmp, embedder, add, remove, chunking, progress, on_p
     finally:
         db.close()
     report = {"added": tuple(added), "duplicates": tuple(duplicates), "removed": tuple(removed),
-              "chunks_embedded": len(new_chunks), "changed": True}
+              "chunks_embedded": embedded, "changed": True}
     return report, counts, vectors
 
 
-def _progress_range(total: int, step: int, show: bool):
-    starts = range(0, total, step)
-    if not show or total == 0:
-        return starts
+def _progress_bar(total: int | None, show: bool):
+    """A chunk counter (with a total when known) while embedding, or None."""
+    if not show:
+        return None
     from tqdm.auto import tqdm
 
-    return tqdm(starts, desc="embedding", unit="batch", total=len(starts))
+    return tqdm(total=total, desc="embedding", unit="chunk")

@@ -216,8 +216,15 @@ def add_index(sub) -> None:
                    help="--ray: embedding actors, each loading the model once (default: one per CPU of the cluster)")
 
 
+def _print_skipped(report) -> None:
+    for skipped in report.skipped if report is not None else ():
+        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+
+
 def run_index(args) -> int:
-    from corpus.loaders import load_path
+    import itertools
+
+    from corpus.loaders import stream_path
     from embeddings.embedder import Embedder
     from qa.stores import update_store
 
@@ -232,16 +239,17 @@ def run_index(args) -> int:
         raise UsageError("--workers is for --ray indexing")
     if args.ray is not None:
         return run_index_ray(args, config)
-    report = load_path(*args.paths) if args.paths else None
-    documents = list(report.documents) if report else []
-    if report:
-        for skipped in report.skipped:
-            print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
-    if args.paths and not documents and not args.remove:
+    report = stream_path(*args.paths) if args.paths else None  # documents stream: huge inputs stay out of memory
+    documents = iter(report) if report is not None else iter(())
+    first = next(documents, None)
+    if args.paths and first is None and not args.remove:
+        _print_skipped(report)
         raise UsageError(f"nothing could be indexed from {', '.join(args.paths)}: the index is unchanged")
     embedder = Embedder(config.embedding_model)
+    documents = itertools.chain([first], documents) if first is not None else documents
     update, where = update_store(config, embedder, add=documents, remove=args.remove, rebuild=args.rebuild,
                                  wait_seconds=args.wait, progress=True)
+    _print_skipped(report)
     duplicates = list(report.duplicates) if report else []
     duplicates += [d for d in update.duplicates if d not in duplicates]
     for source, doc_id in duplicates:

@@ -64,6 +64,27 @@ def test_incremental_add_remove_equals_fresh_build(tmp_path, embedder, documents
         assert [a.chunks([i])[i].text for i, _ in a.bm25.search(question, 3)] == [b.chunks([i])[i].text for i, _ in b.bm25.search(question, 3)]
 
 
+def test_a_stream_of_documents_indexes_like_a_list_and_is_read_one_at_a_time(tmp_path, embedder, documents):
+    taken = []
+
+    def stream():
+        for document in [*documents, documents[0]]:
+            taken.append(document.doc_id)
+            yield document
+
+    progress = []
+    streamed = update_index(tmp_path / "stream", embedder, add=stream(), chunking=SETTINGS,
+                            on_progress=lambda done, total: progress.append((done, total)))
+    listed = update_index(tmp_path / "list", embedder, add=list(documents), chunking=SETTINGS)
+    assert taken == [*(d.doc_id for d in documents), documents[0].doc_id]
+    assert streamed.added == listed.added and streamed.chunks_embedded == listed.chunks_embedded
+    assert streamed.duplicates == ((documents[0].source, documents[0].doc_id),)
+    assert progress[-1] == (streamed.chunks_embedded, streamed.chunks_embedded)
+    a, b = DocumentIndex.open(tmp_path / "stream"), DocumentIndex.open(tmp_path / "list")
+    assert chunk_keys(a) == chunk_keys(b)
+    assert top_hits(a, embedder, "Abilene") == top_hits(b, embedder, "Abilene")
+
+
 def test_only_new_chunks_are_embedded_and_duplicates_are_one_document(tmp_path, embedder, documents):
     root = tmp_path / "idx"
     first = update_index(root, embedder, add=documents[:2], chunking=SETTINGS)
