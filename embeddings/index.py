@@ -154,6 +154,21 @@ def _rebuild_hint(root: Path) -> str:
     return f"rebuild it with: citeqa index PATH... --index {root} --rebuild"
 
 
+def _live_name(root: Path) -> str | None:
+    """The generation `CURRENT` names right now (None without one)."""
+    try:
+        return (root / CURRENT).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+
+
+def _connect_read_only(database: Path) -> sqlite3.Connection:
+    """A read-only connection, opened now (so a generation deleted later stays readable through it)."""
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, check_same_thread=False)
+    db.execute("SELECT 1 FROM documents LIMIT 1").fetchall()
+    return db
+
+
 def current_generation(root: Path) -> Path:
     """The live generation folder of an index, read from `CURRENT`."""
     pointer = root / CURRENT
@@ -200,35 +215,44 @@ def verify_checksums(generation: Path, manifest: dict, root: Path) -> None:
 class DocumentIndex:
     """An opened, read-only generation of an index folder; safe to share between threads."""
 
-    def __init__(self, root: Path, generation: Path, manifest: dict, vectors: FaissStore, bm25: BM25Index):
+    def __init__(self, root: Path, generation: Path, manifest: dict, vectors: FaissStore, bm25: BM25Index,
+                 db: sqlite3.Connection | None = None):
         self.root = root
         self.generation = generation
         self.manifest = manifest
         self.vectors = vectors
         self.bm25 = bm25
-        self._db = sqlite3.connect(f"file:{generation / DATABASE}?mode=ro", uri=True, check_same_thread=False)
+        self._db = db if db is not None else _connect_read_only(generation / DATABASE)
         self._lock = threading.Lock()
 
     @classmethod
     def open(cls, root: str | Path, *, embedder: Embedder | None = None, verify: bool = True) -> "DocumentIndex":
-        """Open the live generation; checks the format version, checksums and the embedding model."""
+        """Open the live generation; checks the format version, checksums and the embedding model.
+
+        A writer may replace (and delete) the generation while it is being opened; then the open starts
+        over on the new one. Once open, the files stay readable until `close`, even if deleted."""
         root = Path(root)
-        for attempt in range(3):
-            generation = current_generation(root)
+        attempts = 5
+        for attempt in range(attempts):
+            named = _live_name(root)
             try:
+                generation = current_generation(root)
                 manifest = read_manifest(generation, root)
                 if verify:
                     verify_checksums(generation, manifest, root)
                 vectors = load_store(_index_type(manifest, root), generation / VECTORS, mmap=True)
                 bm25 = BM25Index.load(generation / BM25_DIR)
+                db = _connect_read_only(generation / DATABASE)
                 break
-            except (IndexCorruptError, FileNotFoundError, RuntimeError) as err:
-                if attempt < 2 and current_generation(root) != generation:
+            except IndexNotFoundError:
+                raise
+            except (IndexCorruptError, FileNotFoundError, RuntimeError, sqlite3.Error) as err:
+                if attempt < attempts - 1 and _live_name(root) != named:
                     continue  # a writer replaced the generation while we read it
                 if isinstance(err, IndexFileError):
                     raise
-                raise IndexCorruptError(f"cannot load index {generation}: {err}; {_rebuild_hint(root)}") from err
-        index = cls(root, generation, manifest, vectors, bm25)
+                raise IndexCorruptError(f"cannot load index {root / str(named)}: {err}; {_rebuild_hint(root)}") from err
+        index = cls(root, generation, manifest, vectors, bm25, db)
         if embedder is not None:
             index.check_embedder(embedder)
         return index
