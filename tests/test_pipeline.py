@@ -73,6 +73,16 @@ def assistant(built_index, embedder, tiny_reader_dir):
     return Assistant.from_config(Config(index_dir=str(built_index), reader_model=str(tiny_reader_dir), k=3), embedder=embedder)
 
 
+def test_a_200000_character_question_is_cut_with_a_warning_and_answered(assistant, caplog):
+    question = "In which city is the Stargate data center being built? " + "and also " * 23_000
+    assert len(question) > 200_000
+    with caplog.at_level("WARNING"):
+        answer = assistant.answer(question, threshold=float("-inf"))
+    assert answer.text is not None and answer.citations
+    assert any("cut to 2000" in record.getMessage() for record in caplog.records)
+    assert len(answer.question) <= 2000
+
+
 def test_end_to_end_citations_point_into_documents(assistant):
     answer = assistant.answer("Where is the data center being built?", threshold=-1000)
     assert answer.text is not None and answer.citations
