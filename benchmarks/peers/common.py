@@ -39,7 +39,8 @@ def setup_environment(threads: int) -> None:
         os.environ[name] = str(threads)
 
 
-def parse_args(description: str) -> argparse.Namespace:
+def parse_args(description: str, extra=None) -> argparse.Namespace:
+    """The common arguments; `extra(parser)` adds a runner's own."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--chunks", type=Path, required=True, help="JSONL: id, doc_id, chunk_id, title, text")
     parser.add_argument("--questions", type=Path, required=True, help="JSONL: id, question")
@@ -53,6 +54,8 @@ def parse_args(description: str) -> argparse.Namespace:
     parser.add_argument("--stride", type=int, default=128, help="reader window overlap, tokens")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--prepare", action="store_true", help="only build the index (untimed)")
+    if extra is not None:
+        extra(parser)
     args = parser.parse_args()
     setup_environment(args.threads)
     if not args.prepare and args.out is None:

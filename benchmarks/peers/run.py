@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -126,6 +127,8 @@ def runner_command(system: str, args, *, chunks: Path, questions: Path, index_di
                "--threads", str(args.threads)]
     if system == "txtai":
         command += ["--fusion", args.txtai_fusion]
+    if system == "citeqa":
+        command += ["--reader-backend", args.citeqa_reader_backend]
     if prepare:
         command.append("--prepare")
     else:
@@ -308,6 +311,8 @@ def main() -> int:
     parser.add_argument("--pool", type=int, default=100, help="candidates per retriever before fusion (citeqa's default)")
     parser.add_argument("--txtai-fusion", choices=("rrf", "convex"), default="rrf",
                         help="txtai's hybrid fusion: rrf (closest to citeqa's) or convex (its hybrid=True default)")
+    parser.add_argument("--citeqa-reader-backend", default="auto",
+                        help="citeqa's reader backend: auto (its default), torch, onnx, onnx-int8; the peers run torch fp32")
     parser.add_argument("--threads", type=int, default=2, help="torch/OpenMP threads for every system")
     parser.add_argument("--work", type=Path, default=None, help="inputs, peers' indexes, raw results "
                         "(default $CITEQA_CACHE/bench or ~/.cache/citeqa/bench)")
@@ -337,6 +342,15 @@ def main() -> int:
     work = (args.work or cache_root() / "bench").resolve()
     work.mkdir(parents=True, exist_ok=True)
     reader = reader_info(args.reader)
+    # Every system reads a frozen copy of the reader, named by its weights: a training job that exports a new
+    # checkpoint into --reader between (or during) runs cannot give the systems different weights.
+    snapshot = work / f"reader-{reader['weights_sha256']}"
+    if not snapshot.exists():
+        shutil.copytree(args.reader, snapshot.with_name(snapshot.name + ".tmp"), dirs_exist_ok=True)
+        os.replace(snapshot.with_name(snapshot.name + ".tmp"), snapshot)
+    reader["source"] = reader["path"]
+    reader["path"] = str(snapshot)
+    args.reader = snapshot
     index_dir, chunks_path, questions_path, examples = export_inputs(args.squad, args.embedding_model, args.limit, work)
     chunk_key = chunks_path.stem.removeprefix("chunks-")
     model_key = hashlib.sha256(str(args.embedding_model).encode()).hexdigest()[:8]

@@ -93,6 +93,8 @@ def main() -> None:
         pipeline.connect("bm25.documents", "joiner.documents")
         pipeline.connect("joiner.documents", "reader.documents")
         pipeline.warm_up()
+        reader_model = pipeline.get_component("reader").model
+        assert reader_model.dtype == torch.float32, reader_model.dtype  # the folder's weights are stored in fp16
 
         def answer(question: str):
             out = pipeline.run({"embedder": {"text": question}, "bm25": {"query": question},

@@ -151,18 +151,11 @@ def main() -> None:
 
 
 def parse():
-    # --fusion is txtai's own flag; the rest are common.parse_args's
-    fusion = "rrf"
-    argv = list(sys.argv)
-    if "--fusion" in argv:
-        i = argv.index("--fusion")
-        fusion = argv[i + 1]
-        del argv[i : i + 2]
-        if fusion not in FUSIONS:
-            sys.exit(f"--fusion must be one of {', '.join(FUSIONS)}")
-    sys.argv = argv
-    return common.parse_args(__doc__), fusion
+    def extra(parser):
+        parser.add_argument("--fusion", choices=FUSIONS, default="rrf", help="txtai's hybrid fusion (see above)")
 
+    args = common.parse_args(__doc__, extra)
+    return args, args.fusion
 
 if __name__ == "__main__":
     main()
