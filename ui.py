@@ -170,8 +170,12 @@ class ChatService:
 
             self.embedder = Embedder(assistant.config.embedding_model)
         self.reader = assistant.reader
-        self.index_dir = Path(assistant.index.root)
-        self.config = assistant.config.with_changes(index_dir=str(self.index_dir))
+        if assistant.config.store == "milvus":  # writes go to the Milvus collections that every replica reads
+            self.index_dir = None
+            self.config = assistant.config.with_changes(index_dir=assistant.index.name, store_uri=assistant.index.uri)
+        else:
+            self.index_dir = Path(assistant.index.root)
+            self.config = assistant.config.with_changes(index_dir=str(self.index_dir))
         self.max_upload_bytes = max_upload_bytes
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -251,6 +255,16 @@ class ChatService:
             self._current = fresh
             self._by_mode = {fresh.config.retrieval_mode: fresh}
 
+    def _update(self, **changes):
+        """One write to the served index: a new FAISS generation, or rows in Milvus."""
+        if self.index_dir is None:
+            from qa.stores import update_store
+
+            return update_store(self.config, self.embedder, **changes)[0]
+        from embeddings.index import update_index
+
+        return update_index(self.index_dir, self.embedder, wait_seconds=30, **changes)
+
     def check_upload(self, paths: Sequence[str | os.PathLike]) -> list[str]:
         """Problems with the files before reading them (type, size, existence), one line per file."""
         problems = []
@@ -271,7 +285,6 @@ class ChatService:
         it and the index is left as it was. Returns a Markdown status message (names escaped)."""
         from corpus.errors import CorpusError
         from corpus.loaders import load_path
-        from embeddings.index import update_index
 
         paths = [Path(p) for p in paths or []]
         if not paths:
@@ -287,8 +300,7 @@ class ChatService:
         if problems:
             return "**Nothing was added.**\n\n" + "\n".join(f"- {escape(p)}" for p in problems)
         with self._write_lock:
-            result = update_index(self.index_dir, self.embedder, add=report.documents, wait_seconds=30,
-                                  on_progress=on_progress)
+            result = self._update(add=report.documents, on_progress=on_progress)
             if result.changed:
                 self._reload()
         lines = []
@@ -306,8 +318,6 @@ class ChatService:
 
     def remove(self, doc_ids: Sequence[str]) -> str:
         """Remove documents by id; refuses to remove every document (an index needs one)."""
-        from embeddings.index import update_index
-
         doc_ids = [d for d in doc_ids or [] if d]
         if not doc_ids:
             return "Choose the documents to remove."
@@ -318,7 +328,7 @@ class ChatService:
                 return "**Nothing was removed:** unknown document " + ", ".join(escape(m) for m in missing)
             if set(doc_ids) >= set(known):
                 return "**Nothing was removed:** the index needs at least one document."
-            result = update_index(self.index_dir, self.embedder, remove=doc_ids, wait_seconds=30)
+            result = self._update(remove=doc_ids)
             if result.changed:
                 self._reload()
         names = [escape(known[d].title) for d in result.removed]
@@ -468,7 +478,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="citeqa chat in the browser")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    parser.add_argument("--index", default=None, help="index folder (default: the bundled articles)")
+    parser.add_argument("--index", default=None, help="index folder (default: the bundled articles); with --store milvus, its name")
+    parser.add_argument("--store", choices=("faiss", "milvus"), default="faiss", help="where the index lives")
+    parser.add_argument("--store-uri", default=None, help="milvus: a Milvus Lite FILE.db or http://host:19530")
     args = parser.parse_args(argv)
 
     from qa.config import Config
@@ -476,7 +488,7 @@ def main(argv: list[str] | None = None) -> None:
     from qa.reader import ReaderNotInstalledError
 
     try:
-        service = ChatService.from_config(Config(index_dir=args.index))
+        service = ChatService.from_config(Config(index_dir=args.index, store=args.store, store_uri=args.store_uri))
         service.ask(EXAMPLES[0])  # load the models before the first user waits
     except (ReaderNotInstalledError, OSError, ValueError, RuntimeError) as err:
         raise SystemExit(f"citeqa: error: {err}") from None

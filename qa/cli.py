@@ -351,6 +351,8 @@ def run_info(args) -> int:
     from qa.defaults import default_index_dir
 
     config = _config_from(args)
+    if config.store == "milvus":
+        return run_info_milvus(args, config)
     if config.index_dir is not None:
         index = DocumentIndex.open(config.index_dir)
     else:
@@ -390,11 +392,40 @@ def run_info(args) -> int:
     return 0
 
 
+def run_info_milvus(args, config) -> int:
+    """`citeqa info --store milvus`: where the index is, its counts, models and documents."""
+    import json
+
+    from embeddings.embedder import Embedder
+    from qa.stores import open_index
+
+    index = open_index(config, Embedder(config.embedding_model))
+    documents = index.documents()
+    info = {"index": index.root, "store": "milvus", "documents": len(documents), "chunks": len(index),
+            "embedding_model": index.manifest["embedding_model"], "chunking": index.manifest["chunking"],
+            "vector_index": index.manifest["vector_index"], "created": index.manifest["created"],
+            "document_list": [{"doc_id": d.doc_id, "title": d.title, "date": d.date, "source": d.source, "chunks": d.chunks,
+                               "sources": list(d.sources)} for d in documents.values()]}
+    if args.json:
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return 0
+    print(f"index       {info['index']} (Milvus, {info['vector_index']} vectors, created {info['created']})")
+    print(f"documents   {info['documents']}")
+    print(f"chunks      {info['chunks']} (about {info['chunking']['max_words']} words each)")
+    print(f"embeddings  {info['embedding_model']['name']} ({info['embedding_model']['dimension']} dimensions)")
+    for d in info["document_list"]:
+        print(f"  {d['doc_id']}  {d['date'] or '----------'}  {d['chunks']:>4} chunks  {d['title']}")
+    return 0
+
+
 def add_serve(sub) -> None:
     p = sub.add_parser("serve", help="open the chat in the browser (Gradio)")
     p.add_argument("--host", default=None, help="address to listen on (default $GRADIO_SERVER_NAME or 127.0.0.1)")
     p.add_argument("--port", type=positive_int, default=None, help="port (default $GRADIO_SERVER_PORT or 7860)")
     p.add_argument("--index", default=None, metavar="DIR", help="index folder (default: the bundled articles)")
+    p.add_argument("--store", choices=("faiss", "milvus"), default=None,
+                   help="milvus: serve from Milvus (any number of replicas can share one server); --index names the collections")
+    p.add_argument("--store-uri", default=None, metavar="URI", help="milvus: a Milvus Lite FILE.db or http://host:19530")
 
 
 def run_serve(args) -> int:
@@ -405,6 +436,10 @@ def run_serve(args) -> int:
         argv += ["--host", args.host]
     if args.port is not None:
         argv += ["--port", str(args.port)]
+    if args.store is not None:
+        argv += ["--store", args.store]
+    if args.store_uri is not None:
+        argv += ["--store-uri", args.store_uri]
     ui.main(argv)
     return 0
 

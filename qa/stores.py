@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +59,8 @@ def open_index(config, embedder: Embedder):
 
 
 def update_store(config, embedder: Embedder, *, add: Iterable[Document] = (), remove: Iterable[str] = (),
-                 rebuild: bool = False, wait_seconds: float = 0.0, progress: bool = False) -> tuple[UpdateReport, str]:
+                 rebuild: bool = False, wait_seconds: float = 0.0, progress: bool = False,
+                 on_progress: Callable[[int, int], None] | None = None) -> tuple[UpdateReport, str]:
     """Add and remove documents in the index a config names; returns the report and where the index is."""
     if config.store == "faiss":
         from embeddings.index import update_index
@@ -67,7 +68,7 @@ def update_store(config, embedder: Embedder, *, add: Iterable[Document] = (), re
 
         index_dir = Path(config.index_dir) if config.index_dir is not None else default_index_dir(embedder, config)
         report = update_index(index_dir, embedder, add=add, remove=remove, chunking=chunking_of(config),
-                              rebuild=rebuild, wait_seconds=wait_seconds, progress=progress,
+                              rebuild=rebuild, wait_seconds=wait_seconds, progress=progress, on_progress=on_progress,
                               index_type=config.index_type)
         return report, str(index_dir)
     from embeddings.milvus_index import update_milvus_index
@@ -76,5 +77,5 @@ def update_store(config, embedder: Embedder, *, add: Iterable[Document] = (), re
     if target.bundled:
         open_index(config, embedder)  # the bundled articles first, as the faiss default index holds them
     report = update_milvus_index(target.uri, embedder, name=target.name, add=add, remove=remove,
-                                 chunking=chunking_of(config), rebuild=rebuild, progress=progress)
+                                 chunking=chunking_of(config), rebuild=rebuild, progress=progress, on_progress=on_progress)
     return report, f"{target.uri}#{target.name}"

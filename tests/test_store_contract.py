@@ -219,3 +219,21 @@ def test_bundled_articles_answer_alike_in_both_stores(tmp_path, embedder, tiny_r
         assert faiss_answer.score == pytest.approx(milvus_answer.score, abs=1e-4)
         assert [(c.doc_id, c.start, c.end, c.passage) for c in faiss_answer.citations] == \
             [(c.doc_id, c.start, c.end, c.passage) for c in milvus_answer.citations]
+
+
+def test_chat_service_writes_to_milvus(tmp_path, embedder, documents, tiny_reader_dir):
+    """The chat's uploads and removals go to the Milvus collections, which a second replica then sees."""
+    from qa.pipeline import Assistant
+    from ui import ChatService
+
+    config = config_for("milvus", tmp_path).with_changes(reader_model=str(tiny_reader_dir))
+    update_store(config, embedder, add=documents[:2])
+    service = ChatService(Assistant.from_config(config, embedder=embedder), embedder)
+    upload = tmp_path / "chess.txt"
+    upload.write_text(documents[2].text + "\n")
+    assert "Added 1 document" in service.add_files([upload])
+    replica = Assistant.from_config(config, embedder=embedder)
+    assert documents[2].doc_id in replica.index.documents()
+    assert "Removed 1 document" in service.remove([documents[0].doc_id])
+    assert documents[0].doc_id not in Assistant.from_config(config, embedder=embedder).index.documents()
+    assert not (tmp_path / "contract").exists()  # nothing written as a folder

@@ -1,0 +1,320 @@
+"""Scale-out measurements for docs/scale.md: Ray indexing throughput, Milvus Lite vs FAISS search, hybrid agreement.
+
+    python benchmarks/scale_out.py prepare     # embed the 100k-chunk set once (cache; not timed)
+    python benchmarks/scale_out.py index --mode plain|ray --workers N [--limit P]   # chunks/s on SQuAD train paragraphs
+    python benchmarks/scale_out.py search      # latency and recall@10: FAISS flat vs Milvus Lite FLAT and HNSW, BM25, hybrid
+    python benchmarks/scale_out.py answers     # hybrid answers over the bundled articles: FAISS vs Milvus
+
+Each writes benchmarks/results/scale-*.json. Run the timed ones through /work/quiet.sh (training paused).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+TRAIN = Path(__file__).resolve().parent.parent.parent / "shared/qa-data/squad-v1.1/train-v1.1.json"
+RESULTS = Path(__file__).resolve().parent / "results"
+CACHE = Path(os.environ.get("CITEQA_CACHE", Path.home() / ".cache" / "citeqa")) / "bench-scale"
+SET_SIZE = int(os.environ.get("SCALE_SET_SIZE", 100_000))  # smaller only for smoke runs
+SET_WORDS = 30  # 30-word chunks, no overlap: 104,266 chunks from the train paragraphs; the first 100,000 are the set
+
+
+def machine() -> dict:
+    import torch
+
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
+            "date": time.strftime("%Y-%m-%d"), "load_average_1_5_15": [round(x, 1) for x in os.getloadavg()]}
+
+
+def write(name: str, report: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"scale-{name}.json"
+    path.write_text(json.dumps({**report, "machine": machine(), "command": " ".join(sys.argv)}, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    print(f"wrote {path}")
+
+
+def train_documents(limit: int | None = None):
+    from qa.evaluation import paragraph_documents
+
+    documents = paragraph_documents(TRAIN)
+    return documents if limit is None else documents[:limit]
+
+
+def write_shards(documents, folder: Path, shards: int) -> None:
+    """The paragraphs as JSONL files (so Ray has files to read in parallel)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for shard in range(shards):
+        with (folder / f"part-{shard:03d}.jsonl").open("w", encoding="utf-8") as fh:
+            for document in documents[shard::shards]:
+                fh.write(json.dumps({"title": document.title, "text": document.text, "source": document.source}) + "\n")
+
+
+def run_index(args) -> None:
+    from embeddings.embedder import Embedder
+    from embeddings.index import ChunkingSettings, update_index
+    from qa.config import Config
+
+    documents = train_documents(args.limit)
+    work = Path(tempfile.mkdtemp(prefix="scale-index-"))
+    try:
+        embedder = Embedder()
+        _ = embedder.dimension  # model loaded before the clock starts, as a Ray actor loads it before its first batch
+        if args.mode == "plain":
+            started = time.monotonic()
+            report = update_index(work / "idx", embedder, add=documents, chunking=ChunkingSettings(120, 1))
+            seconds = time.monotonic() - started
+            result = {"mode": "plain", "threads": __import__("torch").get_num_threads(), "documents": len(report.added),
+                      "chunks": report.chunks_embedded, "seconds": round(seconds, 1),
+                      "chunks_per_second": round(report.chunks_embedded / seconds, 1)}
+        else:
+            from qa.ray_indexing import index_with_ray
+
+            write_shards(documents, work / "corpus", args.shards)
+            started = time.monotonic()
+            outcome = index_with_ray(Config(index_dir=str(work / "idx")), [str(work / "corpus")], workers=args.workers,
+                                     embedder=embedder, threads_per_worker=args.threads)
+            total = time.monotonic() - started
+            result = {"mode": "ray", "workers": outcome.workers, "threads_per_worker": args.threads, "files": outcome.files,
+                      "documents": outcome.documents, "chunks": outcome.chunks, "failed": len(outcome.failed),
+                      "pipeline_seconds": round(outcome.seconds, 1), "ray_start_seconds": round(outcome.ray_start_seconds, 1),
+                      "total_seconds": round(total, 1), "chunks_per_second": round(outcome.chunks_per_second, 1),
+                      "chunks_per_second_with_start": round(outcome.chunks / total, 1)}
+        result["paragraphs"] = len(documents)
+        name = f"index-{args.mode}" + (f"-{args.workers}w" if args.mode == "ray" else "")
+        write(name, result)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def chunk_set():
+    from corpus.chunking import chunk_document
+
+    chunks = [c for d in train_documents() for c in chunk_document(d, max_words=SET_WORDS, overlap_sentences=0)]
+    return chunks[:SET_SIZE]
+
+
+def run_prepare(args) -> None:
+    from embeddings.embedder import Embedder
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    chunks = chunk_set()
+    embedder = Embedder()
+    started = time.monotonic()
+    vectors = np.concatenate([embedder.encode([c.text for c in chunks[i : i + 2048]]) for i in range(0, len(chunks), 2048)])
+    np.save(CACHE / "vectors.npy", vectors)
+    print(f"embedded {len(chunks)} chunks in {time.monotonic() - started:.0f} s (not a timed figure) into {CACHE}")
+
+
+def questions_for(chunks, count: int, seed: int = 7):
+    """SQuAD train questions whose paragraph is in the set, with the chunk ids (rows) holding a gold answer."""
+    import random
+
+    from qa.datasets import load_squad
+    from qa.metrics import normalize_answer
+
+    by_doc: dict[str, list[int]] = {}
+    for row, chunk in enumerate(chunks):
+        by_doc.setdefault(chunk.doc_id, []).append(row)
+    from corpus.documents import document_id
+
+    examples = [e for e in load_squad(TRAIN) if document_id(e.context) in by_doc]
+    random.Random(seed).shuffle(examples)
+    picked = []
+    for example in examples:
+        rows = by_doc[document_id(example.context)]
+        golds = [normalize_answer(a) for a in example.answers]
+        hits = {r for r in rows if any(g and g in normalize_answer(chunks[r].text) for g in golds)}
+        if hits:
+            picked.append((example.question, hits))
+        if len(picked) == count:
+            break
+    return picked
+
+
+def percentiles(times: list[float]) -> dict:
+    ms = np.asarray(times) * 1000
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p95_ms": round(float(np.percentile(ms, 95)), 2),
+            "mean_ms": round(float(ms.mean()), 2), "qps_one_at_a_time": round(1000 / float(ms.mean()), 1)}
+
+
+def run_search(args) -> None:
+    from embeddings.embedder import Embedder
+    from embeddings.milvus_index import MilvusIndexWriter, chunk_key
+    from embeddings.milvus_store import connect
+    from embeddings.sparse import BM25Index
+    from embeddings.store import FaissStore
+    from qa.retrievers import reciprocal_rank_fusion
+
+    chunks = chunk_set()
+    vectors = np.load(CACHE / "vectors.npy")
+    assert len(vectors) == len(chunks), "run prepare first"
+    embedder = Embedder()
+    asked = questions_for(chunks, args.questions)
+    query_vectors = embedder.encode([q for q, _ in asked])
+    rows_of = {chunk_key(c.doc_id, c.chunk_id): row for row, c in enumerate(chunks)}
+    report: dict = {"chunks": len(chunks), "questions": len(asked), "k": 10}
+
+    def timed(search):
+        times, results = [], []
+        for i in range(len(asked)):
+            started = time.perf_counter()
+            results.append(search(i))
+            times.append(time.perf_counter() - started)
+        return results, percentiles(times)
+
+    def answer_recall(ranked_rows):
+        return round(100 * float(np.mean([bool(set(r[:10]) & hits) for r, (_, hits) in zip(ranked_rows, asked)])), 1)
+
+    faiss_store = FaissStore(vectors.shape[1])
+    started = time.monotonic()
+    faiss_store.add(np.arange(len(vectors)), vectors)
+    report["faiss_build_seconds"] = round(time.monotonic() - started, 2)
+    exact, latency = timed(lambda i: faiss_store.search(query_vectors[i : i + 1], 10).ids[0].tolist())
+    report["faiss_flat"] = {**latency, "answer_recall@10": answer_recall(exact), "recall@10_vs_exact": 100.0}
+
+    bm25 = BM25Index.build(list(range(len(chunks))), [c.text for c in chunks])
+    local_bm25, latency = timed(lambda i: [r for r, _ in bm25.search(asked[i][0], 100)])
+    report["local_bm25"] = {**latency, "answer_recall@10": answer_recall(local_bm25)}
+
+    def local_hybrid(i):
+        dense = faiss_store.search(query_vectors[i : i + 1], 100).ids[0].tolist()
+        return [r for r, _ in reciprocal_rank_fusion([dense, [r for r, _ in bm25.search(asked[i][0], 100)]])[:10]]
+
+    hybrid_local, latency = timed(local_hybrid)
+    report["local_hybrid_faiss_bm25s"] = {**latency, "answer_recall@10": answer_recall(hybrid_local)}
+
+    for index_type in args.milvus_index_types:
+        work = Path(tempfile.mkdtemp(prefix="scale-milvus-"))
+        try:
+            uri = str(work / "bench.db")
+            client = connect(uri)
+            writer = MilvusIndexWriter(client, uri, "bench", embedder.name, vectors.shape[1], index_type=index_type)
+            started = time.monotonic()
+            from corpus.documents import Document
+
+            # One pseudo-document per chunk keeps the writer's batch path; the texts are the chunks themselves.
+            for begin in range(0, len(chunks), 2000):
+                part = chunks[begin : begin + 2000]
+                writer.index.vectors.add(
+                    np.array([chunk_key(c.doc_id, c.chunk_id) for c in part]), vectors[begin : begin + len(part)],
+                    fields={"doc_id": [c.doc_id for c in part], "chunk_id": [c.chunk_id for c in part],
+                            "start_char": [c.start for c in part], "end_char": [c.end for c in part],
+                            "text": [c.text for c in part],
+                            "terms": [" ".join(t) for t in __import__("embeddings.sparse", fromlist=["analyze"]).analyze([c.text for c in part])]},
+                )
+            insert_seconds = time.monotonic() - started
+            writer.flush()
+            started = time.monotonic()
+            client.load_collection(writer.collections.chunks)
+            index = writer.index
+            index.search_vectors(query_vectors[:1], 10)  # first search builds/loads the index
+            ready_seconds = time.monotonic() - started
+            dense, latency = timed(lambda i: [rows_of[int(x)] for x in index.search_vectors(query_vectors[i : i + 1], 10).ids[0]])
+            overlap = float(np.mean([len(set(d) & set(e)) / 10 for d, e in zip(dense, exact)]))
+            entry = {"insert_seconds": round(insert_seconds, 1), "inserts_per_second": round(len(chunks) / insert_seconds, 0),
+                     "index_ready_seconds": round(ready_seconds, 1), **latency,
+                     "answer_recall@10": answer_recall(dense), "recall@10_vs_exact": round(100 * overlap, 1)}
+            if index_type == args.milvus_index_types[0]:
+                sparse, lat_bm25 = timed(lambda i: [rows_of[r] for r, _ in index.bm25.search(asked[i][0], 100)])
+                entry["bm25"] = {**lat_bm25, "answer_recall@10": answer_recall(sparse),
+                                 "top10_equal_to_local_bm25_percent": round(100 * float(np.mean([a[:10] == b[:10] for a, b in zip(sparse, local_bm25)])), 1)}
+                hybrid, lat_hybrid = timed(lambda i: [rows_of[r] for r, _ in index.hybrid_ranked_ids(query_vectors[i], asked[i][0], 10)])
+                entry["engine_hybrid"] = {**lat_hybrid, "answer_recall@10": answer_recall(hybrid),
+                                          "top10_set_equal_to_local_hybrid_percent": round(100 * float(np.mean([set(a) == set(b) for a, b in zip(hybrid, hybrid_local)])), 1)}
+            report[f"milvus_lite_{index_type.lower()}"] = entry
+            client.close()
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    import milvus_lite
+    import pymilvus
+
+    report["versions"] = {"pymilvus": pymilvus.__version__, "milvus_lite": milvus_lite.__version__,
+                          "faiss": __import__("faiss").__version__}
+    write("search", report)
+
+
+BUNDLED_QUESTIONS = [
+    "In which city is the Stargate data center being built?", "Who is the CEO of OpenAI?",
+    "How much money does SoftBank have secured according to Musk?", "Who will take on the financial responsibility?",
+    "Who will have operational duties?", "How much will be invested initially in Stargate?",
+    "What did Altman call Stargate?", "Who called Sam Altman a liar?", "Which companies are fronting the cost?",
+    "When was Stargate unveiled?", "Who is the director of DOGE?", "What is the maximum investment planned for Stargate?",
+    "Which newspaper reported that Trump allies were annoyed?", "What did Musk say about the money?",
+    "Who is Elon Musk's billionaire rival?", "Which company is led by Masayoshi Son?", "What does DOGE stand for?",
+    "Who was furious over Musk's posts?", "What did the Trump ally tell Politico?", "Where is Abilene?",
+]
+
+
+def run_answers(args) -> None:
+    from corpus.loaders import load_default_corpus
+    from embeddings.embedder import Embedder
+    from qa.config import Config
+    from qa.pipeline import Assistant
+    from qa.stores import update_store
+
+    embedder = Embedder()
+    work = Path(tempfile.mkdtemp(prefix="scale-answers-"))
+    try:
+        configs = {"faiss": Config(index_dir=str(work / "faiss")),
+                   "milvus": Config(store="milvus", store_uri=str(work / "m.db"), index_dir="bundled")}
+        answers, passages, latency = {}, {}, {}
+        for store, config in configs.items():
+            update_store(config, embedder, add=load_default_corpus())
+            assistant = Assistant.from_config(config, embedder=embedder)
+            times = []
+            answers[store], passages[store] = [], []
+            for question in BUNDLED_QUESTIONS:
+                started = time.perf_counter()
+                answers[store].append(assistant.answer(question))
+                times.append(time.perf_counter() - started)
+                passages[store].append([(p.chunk.doc_id, p.chunk.chunk_id) for p in assistant.retrieve(question)])
+            latency[store] = percentiles(times)
+        same_text = sum(a.text == b.text for a, b in zip(answers["faiss"], answers["milvus"]))
+        same_citations = sum([(c.doc_id, c.start, c.end) for c in a.citations] == [(c.doc_id, c.start, c.end) for c in b.citations]
+                             for a, b in zip(answers["faiss"], answers["milvus"]))
+        same_passages = sum(a == b for a, b in zip(passages["faiss"], passages["milvus"]))
+        write("answers", {"questions": len(BUNDLED_QUESTIONS), "same_answer_text": same_text, "same_citations": same_citations,
+                          "same_top5_passages_in_order": same_passages, "latency": latency,
+                          "examples": [{"question": q, "faiss": a.text, "milvus": b.text}
+                                       for q, a, b in zip(BUNDLED_QUESTIONS, answers["faiss"], answers["milvus"])]})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("prepare")
+    p = sub.add_parser("index")
+    p.add_argument("--mode", choices=("plain", "ray"), required=True)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="torch threads per Ray worker")
+    p.add_argument("--shards", type=int, default=32)
+    p.add_argument("--limit", type=int, default=None, help="first N paragraphs only")
+    p = sub.add_parser("search")
+    p.add_argument("--questions", type=int, default=1000)
+    p.add_argument("--milvus-index-types", nargs="+", default=["FLAT", "HNSW"])
+    sub.add_parser("answers")
+    args = parser.parse_args()
+    {"prepare": run_prepare, "index": run_index, "search": run_search, "answers": run_answers}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
