@@ -174,6 +174,10 @@ def score(raw: dict, examples: list, chunks: dict[str, dict]) -> dict:
         latencies.append(record["latency_s"])
     n = len(examples)
     latency = latency_summary(latencies)
+    # p50 of each run of 100 consecutive questions: a burst of other load on the machine shows up as one
+    # block far above the others (the questions are the same for every system, so compare across systems)
+    block = 100 if n >= 200 else max(1, n // 2)
+    blocks = [latency_summary(latencies[i : i + block])["p50"] for i in range(0, n, block)]
     return {
         "questions": n,
         "exact_match": percentage(exact),
@@ -183,6 +187,7 @@ def score(raw: dict, examples: list, chunks: dict[str, dict]) -> dict:
         "passages_read_mean": sum(len(by_id[ex.id]["retrieved"]) for ex in examples) / n,
         "abstained": sum(1 for ex in examples if not by_id[ex.id]["prediction"]),
         "latency_ms": latency,
+        "latency_p50_ms_per_block": {"questions_per_block": block, "p50": blocks},
         "questions_per_s": n / raw["seconds"],
         "seconds": raw["seconds"],
         "load_seconds": raw["load_seconds"],
@@ -404,6 +409,11 @@ def main() -> int:
     for system in systems:
         raw = json.loads(raw_paths[system].read_text(encoding="utf-8"))
         scored = score(raw, examples, chunks)
+        blocks = scored["latency_p50_ms_per_block"]["p50"]
+        if len(blocks) > 1 and max(blocks) > 1.5 * min(blocks):
+            print(f"warning: {system}'s latency varied across the run (p50 per block of questions "
+                  f"{min(blocks):.0f}..{max(blocks):.0f} ms): other load on the machine? consider rerunning it",
+                  file=sys.stderr)
         scored["command"] = command_line
         scored["training_job_paused"] = paused if system in runs else None
         scored.update(runs.get(system, {}))
