@@ -96,7 +96,7 @@ def add_export_reader(sub) -> None:
 
 
 def run_export_reader(args) -> int:
-    from qa.reader import reader_settings, store_reader_settings
+    from qa.reader import reader_settings
     from qa.training import export_checkpoint
 
     run_dir = Path(args.run_dir) if args.run_dir else DEFAULT_RUNS / args.run
@@ -105,10 +105,7 @@ def run_export_reader(args) -> int:
     threshold = args.threshold
     if threshold is None:
         threshold = float(reader_settings(Path(args.out)).get("no_answer_threshold", 0.0))
-    backend = reader_settings(Path(args.out)).get("backend")
     out = export_checkpoint(run_dir, args.out, no_answer_threshold=threshold)
-    if backend is not None:  # the measured backend choice carries over to new weights of the same recipe
-        store_reader_settings(out, backend=backend)
     print(f"exported {run_dir} to {out} (no-answer threshold {threshold})")
     return 0
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from qa.datasets import QAExample, load_squad
 from qa.labelling import LabelledWindow, label_windows, normalise_answer_span
+from qa.reader import reader_settings as reader_settings_of
 
 CHECKPOINT_FILE = "checkpoint.pt"
 FEATURES_FILE = "features.pt"
@@ -219,6 +220,9 @@ def export_reader(model, tokenizer, out_dir: str | Path, citeqa_settings: dict) 
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".tmp-export")
     shutil.rmtree(tmp, ignore_errors=True)
+    previous = reader_settings_of(out_dir) if out_dir.exists() else {}
+    if "backend" in previous and "backend" not in citeqa_settings:  # the measured backend choice carries over
+        citeqa_settings = {**citeqa_settings, "backend": previous["backend"]}
     half = copy.deepcopy(model).to(torch.float16)
     half.config.citeqa = citeqa_settings
     half.save_pretrained(tmp, safe_serialization=True)

@@ -14,6 +14,7 @@ from qa.training import (
     train_reader,
 )
 from qa.datasets import load_squad
+from qa.reader import store_reader_settings
 
 
 @pytest.fixture
@@ -126,6 +127,9 @@ def test_export_and_warm_start(tmp_path, squad_file, base_model):
     assert config["citeqa"]["no_answer_threshold"] == 1.5
     assert config["citeqa"]["training"]["global_step"] == 6
     assert (exported / "model.safetensors").exists() and (exported / "tokenizer.json").exists()
+    store_reader_settings(exported, backend="onnx")
+    again = export_checkpoint(run_dir, exported, no_answer_threshold=2.0)
+    assert json.loads((again / "config.json").read_text())["citeqa"]["backend"] == "onnx", "the measured backend stays"
 
     state = train_reader(make_config(squad_file, base_model, tmp_path / "fresh", max_steps=8),
                          warm_start=str(exported), log=lambda *_: None)
