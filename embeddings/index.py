@@ -52,6 +52,9 @@ DATABASE = "chunks.sqlite"
 BM25_DIR = "bm25"
 CURRENT = "CURRENT"
 LOCK = ".lock"
+# numpy reads .npy headers with ast.literal_eval, and CPython 3.11's AST builder is not thread-safe
+# (gh-106905: "AST constructor recursion depth mismatch"), so loads of index files take turns.
+_NPY_LOAD_LOCK = threading.Lock()
 EMBED_CALL = 2048  # chunks per embedder call: the model sorts each call's texts by length, so big calls pad less
 
 SCHEMA = """
@@ -240,8 +243,9 @@ class DocumentIndex:
                 manifest = read_manifest(generation, root)
                 if verify:
                     verify_checksums(generation, manifest, root)
-                vectors = load_store(_index_type(manifest, root), generation / VECTORS, mmap=True)
-                bm25 = BM25Index.load(generation / BM25_DIR)
+                with _NPY_LOAD_LOCK:
+                    vectors = load_store(_index_type(manifest, root), generation / VECTORS, mmap=True)
+                    bm25 = BM25Index.load(generation / BM25_DIR)
                 db = _connect_read_only(generation / DATABASE)
                 break
             except IndexNotFoundError:
@@ -461,7 +465,8 @@ def _write_generation(live, tmp, embedder, add, remove, chunking, progress, on_p
             source = sqlite3.connect(f"file:{live / DATABASE}?mode=ro", uri=True)
             source.backup(db)
             source.close()
-            vectors = load_store(choose(0), live / VECTORS)  # an existing index: `choose` returns its own type
+            with _NPY_LOAD_LOCK:
+                vectors = load_store(choose(0), live / VECTORS)  # an existing index: `choose` returns its own type
         else:
             db.executescript(SCHEMA)
             vectors = None  # created once the number of chunks is known
