@@ -45,7 +45,6 @@ def main() -> None:
     examples = load_squad(args.squad)[: args.limit]
     embedder = Embedder()
     question_vectors = embedder.encode([ex.question for ex in examples])
-    kmax = max(args.ks)
     print(f"{len(documents)} articles, {len(examples)} questions")
     print("| words/chunk | chunks | embed s | mode | " + " | ".join(f"A@{k}" for k in args.ks) + " |")
     print("|---|---|---|---|" + "---|" * len(args.ks))

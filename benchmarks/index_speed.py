@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -25,6 +24,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.machine import machine_info  # noqa: E402
 
 
 def measure(path: Path) -> dict:
@@ -91,8 +93,7 @@ def main() -> int:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         report = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                  "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                              "cpus": os.cpu_count()},
+                  "machine": machine_info(),
                   "command": " ".join(["python", "benchmarks/index_speed.py", *map(str, args.files)]),
                   "runs": results}
         args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.machine import machine_info  # noqa: E402
+
 CACHE = Path(os.environ.get("CITEQA_BENCH_CACHE", Path.home() / ".cache" / "citeqa" / "bench"))
 TRAIN = ROOT.parent / "shared" / "qa-data" / "squad-v1.1" / "train-v1.1.json"
 REAL_CHUNKS = 10_000
@@ -246,20 +248,10 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def machine() -> dict:
+def _machine() -> dict:
     import faiss
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return {"cpu": cpu, "cpus": os.cpu_count(), "memory_gib": round(mem / 2**30, 1), "python": platform.python_version(),
-            "faiss": faiss.__version__, "faiss_threads": 2, "numpy": np.__version__}
+    return machine_info(faiss=faiss.__version__, faiss_threads=2, numpy=np.__version__)
 
 
 def main() -> int:
@@ -300,7 +292,7 @@ def main() -> int:
                   f"p50 {best['p50_ms']:7.2f} ms  p95 {best['p95_ms']:7.2f} ms  recall@10 {best['recall_at_10']:.3f}", flush=True)
             report["runs"] = [r for r in report["runs"] if (r["size"], r["type"]) != (size, kind)] + [row]
             report["runs"].sort(key=lambda r: (r["size"], ["flat", "hnsw", "ivfpq"].index(r["type"])))
-            report["machine"] = machine()
+            report["machine"] = _machine()
             real_meta = CACHE / "real-vectors.json"
             report["data"] = {"real": json.loads(real_meta.read_text()) if real_meta.exists() else None,
                               "synthetic": {str(s): json.loads((CACHE / f"synthetic-{s}.json").read_text())

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -27,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from benchmarks.machine import machine_info  # noqa: E402
+
 TRAIN = Path(__file__).resolve().parent.parent.parent / "shared/qa-data/squad-v1.1/train-v1.1.json"
 RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = Path(os.environ.get("CITEQA_CACHE", Path.home() / ".cache" / "citeqa")) / "bench-scale"
@@ -37,9 +38,7 @@ SET_WORDS = 30  # 30-word chunks, no overlap: 104,266 chunks from the train para
 def machine() -> dict:
     import torch
 
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
-            "date": time.strftime("%Y-%m-%d"), "load_average_1_5_15": [round(x, 1) for x in os.getloadavg()]}
+    return machine_info(torch=torch.__version__, torch_threads=torch.get_num_threads())
 
 
 def write(name: str, report: dict) -> None:
@@ -189,6 +188,18 @@ def run_search(args) -> None:
     exact, latency = timed(lambda i: faiss_store.search(query_vectors[i : i + 1], 10).ids[0].tolist())
     report["faiss_flat"] = {**latency, "answer_recall@10": answer_recall(exact), "recall@10_vs_exact": 100.0}
 
+    import faiss
+
+    hnsw = faiss.IndexHNSWFlat(vectors.shape[1], 16, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = 200
+    started = time.monotonic()
+    hnsw.add(vectors)
+    hnsw_build = time.monotonic() - started
+    hnsw.hnsw.efSearch = 64
+    approx, latency = timed(lambda i: hnsw.search(query_vectors[i : i + 1], 10)[1][0].tolist())
+    report["faiss_hnsw_m16_ef64"] = {**latency, "build_seconds": round(hnsw_build, 1), "answer_recall@10": answer_recall(approx),
+                                     "recall@10_vs_exact": round(100 * float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])), 1)}
+
     bm25 = BM25Index.build(list(range(len(chunks))), [c.text for c in chunks])
     local_bm25, latency = timed(lambda i: [r for r, _ in bm25.search(asked[i][0], 100)])
     report["local_bm25"] = {**latency, "answer_recall@10": answer_recall(local_bm25)}
@@ -207,8 +218,6 @@ def run_search(args) -> None:
             client = connect(uri)
             writer = MilvusIndexWriter(client, uri, "bench", embedder.name, vectors.shape[1], index_type=index_type)
             started = time.monotonic()
-            from corpus.documents import Document
-
             # One pseudo-document per chunk keeps the writer's batch path; the texts are the chunks themselves.
             for begin in range(0, len(chunks), 2000):
                 part = chunks[begin : begin + 2000]
@@ -231,6 +240,9 @@ def run_search(args) -> None:
             entry = {"insert_seconds": round(insert_seconds, 1), "inserts_per_second": round(len(chunks) / insert_seconds, 0),
                      "index_ready_seconds": round(ready_seconds, 1), **latency,
                      "answer_recall@10": answer_recall(dense), "recall@10_vs_exact": round(100 * overlap, 1)}
+            ids = [index.search_vectors(query_vectors[i : i + 1], 10).ids[0].tolist() for i in range(len(asked))]
+            _, lat_fetch = timed(lambda i: index.chunks(ids[i]))
+            entry["fetch_10_chunks"] = lat_fetch
             if index_type == args.milvus_index_types[0]:
                 sparse, lat_bm25 = timed(lambda i: [rows_of[r] for r, _ in index.bm25.search(asked[i][0], 100)])
                 entry["bm25"] = {**lat_bm25, "answer_recall@10": answer_recall(sparse),
@@ -298,6 +310,39 @@ def run_answers(args) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+PASSAGES = 21_015_324  # DPR psgs_w100: English Wikipedia (Dec 2018) in 100-word passages
+DIM = 384
+
+
+def run_plan(args) -> None:
+    """The capacity plan of docs/scale.md, every number computed here from the JSON reports."""
+    load = lambda name: json.loads((RESULTS / f"scale-{name}.json").read_text())  # noqa: E731
+    search, plain, ray1, ray2 = load("search"), load("index-plain"), load("index-ray-1w"), load("index-ray-2w")
+    n, gb = PASSAGES, 1e9
+    words_per_chunk = args.words_per_chunk  # measured: mean words of the 120-word chunks of SQuAD train
+    lines = ["| index type | bytes per vector | formula | memory for 21,015,324 passages |", "|---|---|---|---|"]
+    for name, per, formula in (("FLAT (exact)", 4 * DIM, "4·d"), ("HNSW, M = 16", 4 * DIM + 8 * 16, "4·d + 2·M·4"),
+                               ("IVF_FLAT", 4 * DIM + 8, "4·d + 8 (id)"), ("IVF_SQ8", DIM + 8, "d + 8"),
+                               ("IVF_PQ, 48 bytes", 48 + 8, "m + 8")):
+        lines.append(f"| {name} | {per:,} | {formula} | {n * per / gb:.1f} GB |")
+    print("\n".join(lines))
+    r1 = ray1["chunks_per_second"]
+    scale = words_per_chunk / 100  # embedding cost grows with tokens: a 100-word passage costs 100/87.8 of our chunk
+    per_worker = r1 * scale
+    print(f"\nper worker: {r1} chunks/s x {words_per_chunk}/100 = {per_worker:.2f} passages/s")
+    for workers in (1, 16, 64, 256):
+        hours = n / (per_worker * workers) / 3600
+        print(f"| {workers} | 21,015,324 / ({per_worker:.2f} x {workers}) | {hours:,.1f} h |")
+    f = search["faiss_flat"]["p50_ms"]
+    h = search["faiss_hnsw_m16_ef64"]["p50_ms"]
+    import math
+    for shards in (1, 4, 8, 16):
+        per_shard = n / shards
+        flat = f * per_shard / search["chunks"]
+        hnsw = h * math.log(per_shard) / math.log(search["chunks"])
+        print(f"| {shards} | {per_shard / 1e6:.2f} M | {flat:,.0f} ms | {hnsw:.2f} ms | {1000 / (flat * shards):.2f} | {1000 / (hnsw * shards):.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -312,8 +357,10 @@ def main() -> None:
     p.add_argument("--questions", type=int, default=1000)
     p.add_argument("--milvus-index-types", nargs="+", default=["FLAT", "HNSW"])
     sub.add_parser("answers")
+    p = sub.add_parser("plan")
+    p.add_argument("--words-per-chunk", type=float, default=87.8)
     args = parser.parse_args()
-    {"prepare": run_prepare, "index": run_index, "search": run_search, "answers": run_answers}[args.command](args)
+    {"prepare": run_prepare, "index": run_index, "search": run_search, "answers": run_answers, "plan": run_plan}[args.command](args)
 
 
 if __name__ == "__main__":

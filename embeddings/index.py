@@ -128,7 +128,7 @@ class UpdateReport:
     changed: bool
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -211,7 +211,7 @@ def verify_checksums(generation: Path, manifest: dict, root: Path) -> None:
         path = generation / relative
         if not path.is_file():
             raise IndexCorruptError(f"index file {path} is missing; {_rebuild_hint(root)}")
-        if _sha256(path) != expected:
+        if sha256_file(path) != expected:
             raise IndexCorruptError(f"index file {path} is damaged (checksum mismatch); {_rebuild_hint(root)}")
 
 
@@ -365,7 +365,7 @@ def _write_manifest(folder: Path, embedder_name: str, dimension: int, chunking: 
         "vector_index": vectors.settings(),
         "counts": counts,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "files": {str(p.relative_to(folder)): _sha256(p) for p in _data_files(folder)},
+        "files": {str(p.relative_to(folder)): sha256_file(p) for p in _data_files(folder)},
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return manifest

@@ -341,8 +341,6 @@ def add_info(sub) -> None:
 
 
 def run_info(args) -> int:
-    import json
-
     from embeddings.embedder import Embedder
     from embeddings.index import DocumentIndex
     from qa.defaults import default_index_dir
@@ -355,61 +353,48 @@ def run_info(args) -> int:
     else:
         embedder = Embedder(config.embedding_model)
         index = DocumentIndex.open(default_index_dir(embedder, config), embedder=embedder)
-    documents = index.documents()
     sizes = {str(p.relative_to(index.generation)): p.stat().st_size for p in sorted(index.generation.rglob("*")) if p.is_file()}
-    info = {
-        "index": str(index.root),
-        "generation": index.generation.name,
-        "documents": len(documents),
-        "chunks": len(index),
-        "embedding_model": index.manifest["embedding_model"],
-        "chunking": index.manifest["chunking"],
-        "vector_index": index.manifest.get("vector_index", {"type": "flat"}),
-        "created": index.manifest["created"],
-        "bytes": sum(sizes.values()),
-        "files": sizes,
-        "document_list": [
-            {"doc_id": d.doc_id, "title": d.title, "date": d.date, "source": d.source, "chunks": d.chunks, "sources": list(d.sources)}
-            for d in documents.values()
-        ],
-    }
-    if args.json:
-        print(json.dumps(info, indent=2, ensure_ascii=False))
-        return 0
-    print(f"index       {info['index']} ({info['generation']}, created {info['created']})")
-    print(f"documents   {info['documents']}")
-    print(f"chunks      {info['chunks']} (about {info['chunking']['max_words']} words each)")
-    print(f"embeddings  {info['embedding_model']['name']} ({info['embedding_model']['dimension']} dimensions)")
+    info = {**_info_of(index, str(index.root)), "generation": index.generation.name,
+            "vector_index": index.manifest.get("vector_index", {"type": "flat"}), "bytes": sum(sizes.values()), "files": sizes}
     vector_index = dict(info["vector_index"])
     kind = vector_index.pop("type")
-    print(f"vectors     {kind}" + (f" ({', '.join(f'{k} {v}' for k, v in vector_index.items())})" if vector_index else ""))
-    print(f"size        {info['bytes'] / 1e6:.2f} MB")
-    for d in info["document_list"]:
-        print(f"  {d['doc_id']}  {d['date'] or '----------'}  {d['chunks']:>4} chunks  {d['title']}")
-    return 0
+    return _print_info(args, info, f"({info['generation']}, created {info['created']})", [
+        f"vectors     {kind}" + (f" ({', '.join(f'{k} {v}' for k, v in vector_index.items())})" if vector_index else ""),
+        f"size        {info['bytes'] / 1e6:.2f} MB"])
 
 
 def run_info_milvus(args, config) -> int:
     """`citeqa info --store milvus`: where the index is, its counts, models and documents."""
-    import json
-
     from embeddings.embedder import Embedder
     from qa.stores import open_index
 
     index = open_index(config, Embedder(config.embedding_model))
+    info = {**_info_of(index, index.root), "store": "milvus", "vector_index": index.manifest["vector_index"]}
+    return _print_info(args, info, f"(Milvus, {info['vector_index']} vectors, created {info['created']})", [])
+
+
+def _info_of(index, where: str) -> dict:
+    """What `citeqa info` reports of any index: counts, models, chunking and the document list."""
     documents = index.documents()
-    info = {"index": index.root, "store": "milvus", "documents": len(documents), "chunks": len(index),
+    return {"index": where, "documents": len(documents), "chunks": len(index),
             "embedding_model": index.manifest["embedding_model"], "chunking": index.manifest["chunking"],
-            "vector_index": index.manifest["vector_index"], "created": index.manifest["created"],
-            "document_list": [{"doc_id": d.doc_id, "title": d.title, "date": d.date, "source": d.source, "chunks": d.chunks,
-                               "sources": list(d.sources)} for d in documents.values()]}
+            "created": index.manifest["created"],
+            "document_list": [{"doc_id": d.doc_id, "title": d.title, "date": d.date, "source": d.source,
+                               "chunks": d.chunks, "sources": list(d.sources)} for d in documents.values()]}
+
+
+def _print_info(args, info: dict, headline: str, store_lines: list[str]) -> int:
+    import json
+
     if args.json:
         print(json.dumps(info, indent=2, ensure_ascii=False))
         return 0
-    print(f"index       {info['index']} (Milvus, {info['vector_index']} vectors, created {info['created']})")
+    print(f"index       {info['index']} {headline}")
     print(f"documents   {info['documents']}")
     print(f"chunks      {info['chunks']} (about {info['chunking']['max_words']} words each)")
     print(f"embeddings  {info['embedding_model']['name']} ({info['embedding_model']['dimension']} dimensions)")
+    for line in store_lines:
+        print(line)
     for d in info["document_list"]:
         print(f"  {d['doc_id']}  {d['date'] or '----------'}  {d['chunks']:>4} chunks  {d['title']}")
     return 0

@@ -1,10 +1,8 @@
 """The persisted index folder: build, incremental add/remove, round trip, integrity and model checks."""
 
 import json
-import os
 import shutil
 
-import numpy as np
 import pytest
 
 from embeddings.index import (

@@ -8,7 +8,6 @@ from corpus.documents import Chunk
 from embeddings.index import DocumentIndex, StoredDocument
 from qa.config import Config
 from qa.pipeline import Assistant, EmptyQuestionError, clean_question, merge_spans
-from qa.reader import ExtractiveReader
 from qa.retrievers import BM25Retriever, DenseRetriever, HybridRetriever, make_retriever
 from qa.types import Passage, Span
 

@@ -237,3 +237,21 @@ def test_chat_service_writes_to_milvus(tmp_path, embedder, documents, tiny_reade
     assert "Removed 1 document" in service.remove([documents[0].doc_id])
     assert documents[0].doc_id not in Assistant.from_config(config, embedder=embedder).index.documents()
     assert not (tmp_path / "contract").exists()  # nothing written as a folder
+
+
+def test_cli_info_describes_a_milvus_index(tmp_path, embedder, documents, capsys):
+    import json
+
+    from qa.cli import main
+
+    config = config_for("milvus", tmp_path)
+    update_store(config, embedder, add=documents)
+    flags = ["--store", "milvus", "--store-uri", config.store_uri, "--index", config.index_dir]
+    assert main(["info", *flags, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["store"], info["documents"], info["chunks"]) == ("milvus", 3, len(open_index(config, embedder)))
+    assert sorted(d["title"] for d in info["document_list"]) == sorted(d.title for d in documents)
+    assert main(["info", *flags]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"index       {config.store_uri}#{config.index_dir} (Milvus, FLAT vectors") and "documents   3" in text
+    assert all(d.title in text for d in documents)

@@ -23,7 +23,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import shlex
 import shutil
 import subprocess
@@ -37,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 import common  # noqa: E402
+from benchmarks.machine import machine_info  # noqa: E402
+from embeddings.index import sha256_file  # noqa: E402
 
 SYSTEMS = ("citeqa", "haystack", "txtai")
 PEERS = ("haystack", "txtai")
@@ -54,14 +55,6 @@ def python_of(system: str) -> Path:
     return python
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def reader_info(reader: Path) -> dict:
     """The reader's window settings (as citeqa reads them), training step and a fingerprint of its weights."""
     from qa.reader import reader_settings
@@ -76,13 +69,12 @@ def reader_info(reader: Path) -> dict:
         "training_run": training.get("run"),
         "global_step": training.get("global_step"),
         "epoch": training.get("epoch"),
-        "weights_sha256": sha256_of(weights[0])[:16] if weights else None,
+        "weights_sha256": sha256_file(weights[0])[:16] if weights else None,
     }
 
 
 def export_inputs(squad: Path, embedding_model: Path, limit: int, work: Path) -> tuple[Path, Path, Path, list]:
     """(citeqa's eval index folder, chunks JSONL, questions JSONL, the QAExamples) — built once, reused."""
-    from corpus.documents import document_id  # noqa: F401  (imported here to fail early)
     from embeddings.embedder import Embedder
     from embeddings.index import ChunkingSettings, DocumentIndex
     from qa.config import Config
@@ -227,25 +219,6 @@ def goal(systems: dict) -> dict | None:
     speedup = c["questions_per_s"] / p["questions_per_s"]
     return {"faster_peer": faster, "speedup": speedup, "f1_difference": c["f1"] - p["f1"],
             "met": speedup >= 2.0 and c["f1"] >= p["f1"]}
-
-
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal"):
-                memory = round(int(line.split()[1]) / 1024 / 1024, 1)
-    except OSError:
-        pass
-    return {"platform": platform.platform(), "cpu": cpu, "cpus": os.cpu_count(), "memory_gib": memory}
 
 
 def training_paused() -> bool | None:
@@ -395,7 +368,7 @@ def main() -> int:
             return 1
 
     chunks = {c["id"]: c for c in common.read_jsonl(chunks_path)}
-    questions_sha = sha256_of(questions_path)
+    questions_sha = sha256_file(questions_path)
     report = {"systems": {}}
     if args.out.exists() and not args.fresh:
         previous = json.loads(args.out.read_text(encoding="utf-8"))
@@ -434,7 +407,7 @@ def main() -> int:
         "k": args.k,
         "pool": args.pool,
         "threads": args.threads,
-        "machine": machine(),
+        "machine": machine_info(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "scoring": "official SQuAD v1.1 (qa/metrics.py); recall@k: a passage read holds a gold answer "
                    "(SQuAD-normalised tokens) or comes from the question's own paragraph",
