@@ -96,6 +96,10 @@ def run_index(args) -> None:
                       "total_seconds": round(total, 1), "chunks_per_second": round(outcome.chunks_per_second, 1),
                       "chunks_per_second_with_start": round(outcome.chunks / total, 1)}
         result["paragraphs"] = len(documents)
+        from corpus.chunking import chunk_document  # outside the clock: the capacity plan scales by passage length
+
+        words = [len(c.text.split()) for d in documents for c in chunk_document(d, max_words=120, overlap_sentences=1)]
+        result["mean_words_per_chunk"] = round(sum(words) / len(words), 1)
         name = f"index-{args.mode}" + (f"-{args.workers}w" if args.mode == "ray" else "")
         write(name, result)
     finally:
@@ -311,36 +315,156 @@ def run_answers(args) -> None:
 
 
 PASSAGES = 21_015_324  # DPR psgs_w100: English Wikipedia (Dec 2018) in 100-word passages
+PASSAGE_WORDS = 100
 DIM = 384
+NODE_INDEX_GB = 16  # index memory per query node: half of a 32 GB node, the rest for the OS, segments and queries
+PLAN_BEGIN, PLAN_END = "<!-- scale_out.py plan: begin -->", "<!-- scale_out.py plan: end -->"
+DOC = Path(__file__).resolve().parent.parent / "docs" / "scale.md"
+
+
+def plan_markdown() -> str:
+    """The measured figures and the 21M-passage capacity plan of docs/scale.md, computed from the JSON reports."""
+    import math
+
+    load = lambda name: json.loads((RESULTS / f"{name}.json").read_text())  # noqa: E731
+    plain, ray1, ray2 = load("scale-index-plain"), load("scale-index-ray-1w"), load("scale-index-ray-2w")
+    search, answers, faiss_runs = load("scale-search"), load("scale-answers"), load("scale")["runs"]
+    at_1m = {r["type"]: r for r in faiss_runs if r["size"] == 1_000_000}
+    n = PASSAGES
+    out = []
+    add = out.append
+
+    add("## Measured here")
+    add("")
+    m = plain["machine"]
+    add(f"Machine: {m['cpus']} vCPU ({m.get('cpu', 'x86-64')}), Python {m['python']}, torch {m['torch']}; "
+        f"each run alone (the reader training paused). Commands: `python benchmarks/scale_out.py index|search|answers`; "
+        f"this section is written by `python benchmarks/scale_out.py plan --write` from `benchmarks/results/scale-*.json`.")
+    add("")
+    add(f"**Indexing throughput**, the {plain['paragraphs']:,} SQuAD v1.1 train paragraphs (120-word chunks, "
+        f"{plain['chunks']:,} chunks, mean {plain['mean_words_per_chunk']} words), embedding model loaded before the clock starts:")
+    add("")
+    add("| path | workers × torch threads | seconds | chunks/s | vs plain |")
+    add("|---|---|---|---|---|")
+    add(f"| plain `citeqa index` | 1 × {plain['threads']} | {plain['seconds']:,.0f} | {plain['chunks_per_second']:.1f} | 1.00 |")
+    for r in (ray1, ray2):
+        add(f"| `--ray`, local | {r['workers']} × {r['threads_per_worker']} | {r['pipeline_seconds']:,.0f} (+{r['ray_start_seconds']:.0f} start) "
+            f"| {r['chunks_per_second']:.1f} | {r['chunks_per_second'] / plain['chunks_per_second']:.2f} |")
+    add("")
+    scaling = ray2["chunks_per_second"] / (2 * ray1["chunks_per_second"])
+    add(f"Two Ray workers give {ray2['chunks_per_second'] / ray1['chunks_per_second']:.2f}× one worker "
+        f"(parallel efficiency {scaling:.0%}) on 2 cores; on one machine the plain path, which gives torch both cores, "
+        f"is the one to use; Ray pays off when workers are on many machines.")
+    add("")
+    add(f"**Search on the same {search['chunks']:,}-chunk set** (30-word chunks of SQuAD train, {search['questions']} train "
+        f"questions, one query at a time; *answer recall@10*: a top-10 chunk holds a gold answer; "
+        f"pymilvus {search['versions']['pymilvus']}, milvus-lite {search['versions']['milvus_lite']}, faiss {search['versions']['faiss']}):")
+    add("")
+    add("| store, search | p50 ms | p95 ms | recall@10 vs exact | answer recall@10 |")
+    add("|---|---|---|---|---|")
+    rows = [("FAISS flat (exact), dense", search["faiss_flat"]), ("FAISS HNSW M=16 ef=64, dense", search["faiss_hnsw_m16_ef64"]),
+            ("local BM25 (bm25s)", search["local_bm25"]), ("local hybrid (FAISS + bm25s, RRF)", search["local_hybrid_faiss_bm25s"])]
+    for key in ("milvus_lite_flat", "milvus_lite_hnsw"):
+        if key in search:
+            rows.append((f"Milvus Lite {key.rsplit('_', 1)[1].upper()}, dense", search[key]))
+    lite = search.get("milvus_lite_flat", {})
+    if "bm25" in lite:
+        rows += [("Milvus Lite BM25 function", lite["bm25"]), ("Milvus Lite hybrid_search (RRF)", lite["engine_hybrid"])]
+    for name, r in rows:
+        vs = f"{r['recall@10_vs_exact'] / 100:.3f}" if "recall@10_vs_exact" in r else "—"
+        add(f"| {name} | {r['p50_ms']:.2f} | {r['p95_ms']:.2f} | {vs} | {r['answer_recall@10']:.1f} |")
+    add("")
+    if lite:
+        add(f"Milvus Lite finds the same neighbours as FAISS (exact: recall {lite['recall@10_vs_exact'] / 100:.3f}) but answers "
+            f"{lite['p50_ms'] / search['faiss_flat']['p50_ms']:.0f}× slower: it is an embedded engine behind a local gRPC "
+            f"server, meant for development and tests. Its BM25 ranks differently from bm25s at this size "
+            f"({lite['bm25']['top10_equal_to_local_bm25_percent']:.0f}% equal top 10: Milvus keeps corpus statistics per "
+            f"segment) with about the same answer recall; its hybrid top 10 equals ours for "
+            f"{lite['engine_hybrid']['top10_set_equal_to_local_hybrid_percent']:.0f}% of questions. Insert: "
+            f"{lite['inserts_per_second']:,.0f} chunks/s.")
+        add("")
+    add(f"**Same answers from both stores**: the {answers['questions']} bundled-article questions of `scale_out.py answers` "
+        f"(hybrid, k = 5) get the same answer text from FAISS and Milvus Lite for {answers['same_answer_text']} of "
+        f"{answers['questions']}, the same citations for {answers['same_citations']}, and the same top-5 passages in the "
+        f"same order for {answers['same_top5_passages_in_order']} (the others differ where BM25 scores tie or differ).")
+    add("")
+
+    add("## Capacity plan: English Wikipedia, 21,015,324 passages (DPR)")
+    add("")
+    add(f"N = {n:,} passages of {PASSAGE_WORDS} words, d = {DIM} (all-MiniLM-L6-v2), float32 vectors.")
+    add("")
+    add("**Memory per index type.** FAISS rows use the bytes per vector measured at 1,000,000 chunks "
+        "(`benchmarks/results/scale.json`); Milvus rows the engine's storage formula.")
+    add("")
+    add("| index type | bytes per vector | from | N × bytes | query nodes at 16 GB of index each |")
+    add("|---|---|---|---|---|")
+    sizes = []
+    for kind, label in (("flat", "FAISS flat (exact)"), ("hnsw", "FAISS HNSW M=32"), ("ivfpq", "FAISS IVF-PQ 48 B + exact refine vectors")):
+        if kind in at_1m:
+            per = at_1m[kind]["index_mb"] * 1e6 / 1_000_000
+            sizes.append((label, per, f"measured: {at_1m[kind]['index_mb']:,.0f} MB / 1M"))
+    sizes += [("Milvus HNSW, M = 16", 4 * DIM + 2 * 16 * 8, "4·d + 2·M·8"), ("Milvus IVF_SQ8", DIM + 8, "d + 8"),
+              ("Milvus IVF_PQ, m = 48", 48 + 8, "m + 8")]
+    for label, per, source in sizes:
+        total = n * per / 1e9
+        add(f"| {label} | {per:,.0f} | {source} | {total:,.1f} GB | {max(1, math.ceil(total / NODE_INDEX_GB))} |")
+    add("")
+    add("Chunk text and metadata add about 700 bytes a passage (≈ 15 GB) on Milvus's object storage, not in query-node memory.")
+    add("")
+    words = plain["mean_words_per_chunk"]
+    per_worker = ray1["chunks_per_second"] * words / PASSAGE_WORDS
+    add(f"**Indexing time.** Embedding cost grows with tokens, so one Ray worker (1 CPU, 1 torch thread) embeds "
+        f"{ray1['chunks_per_second']:.1f} chunks/s × {words} / {PASSAGE_WORDS} words = **{per_worker:.2f} passages/s**. "
+        f"With W workers at the measured efficiency e = {scaling:.2f}: hours = N / ({per_worker:.2f} × W × e) / 3600.")
+    add("")
+    add("| workers (CPUs) | hours |")
+    add("|---|---|")
+    for workers in (16, 64, 256, 1024):
+        add(f"| {workers} | {n / (per_worker * workers * scaling) / 3600:,.1f} |")
+    add("")
+    hnsw_recall = {r["size"]: next(s for s in r["search"] if s["default"])["recall_at_10"] for r in faiss_runs if r["type"] == "hnsw"}
+    add("**Query latency per shard.** Each query goes to every shard in parallel; the slowest shard sets the latency. "
+        "Exact search scans every vector: t = t(100k) × (N/S) / 100,000. IVF-PQ with nlist ∝ √n and a fixed nprobe scans "
+        "∝ √n codes: t = t(1M) × √(N/S / 1,000,000). HNSW grows with log n: t = t(1M) × ln(N/S) / ln(1,000,000); "
+        "at a fixed efSearch its recall falls with size (FAISS, efSearch 128: "
+        f"{hnsw_recall[100_000]:.3f} at 100k, {hnsw_recall[1_000_000]:.3f} at 1M), so HNSW shards of more than a few "
+        "million passages need a larger efSearch. Times are FAISS on 2 cores, measured at 100k and 1M.")
+    add("")
+    add("| shards S | passages per shard | exact ms | HNSW ms | IVF-PQ ms | index GB per shard (IVF-PQ) |")
+    add("|---|---|---|---|---|---|")
+    flat = search["faiss_flat"]["p50_ms"]
+    hnsw = next(s for s in at_1m["hnsw"]["search"] if s["default"])["p50_ms"]
+    ivf = next(s for s in at_1m["ivfpq"]["search"] if s["default"])["p50_ms"] if "ivfpq" in at_1m else None
+    ivf_bytes = at_1m["ivfpq"]["index_mb"] if "ivfpq" in at_1m else None
+    for shards in (1, 2, 4, 8, 16):
+        per = n / shards
+        ivf_ms = f"{ivf * math.sqrt(per / 1e6):.1f}" if ivf else "—"
+        ivf_gb = f"{ivf_bytes * per / 1e6 / 1e3:.1f}" if ivf_bytes else "—"
+        add(f"| {shards} | {per / 1e6:.2f} M | {flat * per / search['chunks']:,.0f} | "
+            f"{hnsw * math.log(per) / math.log(1e6):.2f} | {ivf_ms} | {ivf_gb} |")
+    add("")
+    reader_ms = answers["latency"]["faiss"]["p50_ms"]
+    add(f"**Answers.** Retrieval is not the cost: reading 5 passages with the reader is. One chat replica (2 CPUs) answered "
+        f"the bundled questions at p50 {reader_ms:.0f} ms, so it serves about 1000 / {reader_ms:.0f} = "
+        f"{1000 / reader_ms:.1f} questions/s; for a peak of Q questions/s run ⌈Q / {1000 / reader_ms:.1f}⌉ replicas "
+        f"(e.g. {math.ceil(50 / (1000 / reader_ms))} replicas for 50 questions/s). With IVF-PQ on 2 shards "
+        f"(≈ {ivf * math.sqrt(n / 2 / 1e6):.0f} ms a search) the vector search adds a few per cent to that." if ivf else "")
+    return "\n".join(out) + "\n"
 
 
 def run_plan(args) -> None:
-    """The capacity plan of docs/scale.md, every number computed here from the JSON reports."""
-    load = lambda name: json.loads((RESULTS / f"scale-{name}.json").read_text())  # noqa: E731
-    search, plain, ray1, ray2 = load("search"), load("index-plain"), load("index-ray-1w"), load("index-ray-2w")
-    n, gb = PASSAGES, 1e9
-    words_per_chunk = args.words_per_chunk  # measured: mean words of the 120-word chunks of SQuAD train
-    lines = ["| index type | bytes per vector | formula | memory for 21,015,324 passages |", "|---|---|---|---|"]
-    for name, per, formula in (("FLAT (exact)", 4 * DIM, "4·d"), ("HNSW, M = 16", 4 * DIM + 8 * 16, "4·d + 2·M·4"),
-                               ("IVF_FLAT", 4 * DIM + 8, "4·d + 8 (id)"), ("IVF_SQ8", DIM + 8, "d + 8"),
-                               ("IVF_PQ, 48 bytes", 48 + 8, "m + 8")):
-        lines.append(f"| {name} | {per:,} | {formula} | {n * per / gb:.1f} GB |")
-    print("\n".join(lines))
-    r1 = ray1["chunks_per_second"]
-    scale = words_per_chunk / 100  # embedding cost grows with tokens: a 100-word passage costs 100/87.8 of our chunk
-    per_worker = r1 * scale
-    print(f"\nper worker: {r1} chunks/s x {words_per_chunk}/100 = {per_worker:.2f} passages/s")
-    for workers in (1, 16, 64, 256):
-        hours = n / (per_worker * workers) / 3600
-        print(f"| {workers} | 21,015,324 / ({per_worker:.2f} x {workers}) | {hours:,.1f} h |")
-    f = search["faiss_flat"]["p50_ms"]
-    h = search["faiss_hnsw_m16_ef64"]["p50_ms"]
-    import math
-    for shards in (1, 4, 8, 16):
-        per_shard = n / shards
-        flat = f * per_shard / search["chunks"]
-        hnsw = h * math.log(per_shard) / math.log(search["chunks"])
-        print(f"| {shards} | {per_shard / 1e6:.2f} M | {flat:,.0f} ms | {hnsw:.2f} ms | {1000 / (flat * shards):.2f} | {1000 / (hnsw * shards):.0f} |")
+    text = plan_markdown()
+    if not args.write:
+        print(text)
+        return
+    doc = DOC.read_text(encoding="utf-8")
+    if PLAN_BEGIN in doc:
+        head, rest = doc.split(PLAN_BEGIN, 1)
+        doc = head + PLAN_BEGIN + "\n" + text + rest[rest.index(PLAN_END):]
+    else:
+        doc = doc.replace("MEASUREMENTS_AND_PLAN", f"{PLAN_BEGIN}\n{text}{PLAN_END}")
+    DOC.write_text(doc, encoding="utf-8")
+    print(f"wrote {DOC}")
 
 
 def main() -> None:
@@ -357,8 +481,8 @@ def main() -> None:
     p.add_argument("--questions", type=int, default=1000)
     p.add_argument("--milvus-index-types", nargs="+", default=["FLAT", "HNSW"])
     sub.add_parser("answers")
-    p = sub.add_parser("plan")
-    p.add_argument("--words-per-chunk", type=float, default=87.8)
+    p = sub.add_parser("plan", help="print (or --write into docs/scale.md) the figures and the capacity plan")
+    p.add_argument("--write", action="store_true")
     args = parser.parse_args()
     {"prepare": run_prepare, "index": run_index, "search": run_search, "answers": run_answers, "plan": run_plan}[args.command](args)
 
