@@ -277,7 +277,7 @@ def run_index_ray(args, config) -> int:
         print(f"duplicate {source}: same text as document {doc_id}, indexed once")
     print(
         f"{result.where}: added {result.documents} documents ({result.chunks} chunks embedded by {result.workers} "
-        f"Ray workers, {result.chunks_per_second:.0f} chunks/s) from {result.files} files, {len(result.failed)} failed, "
+        f"Ray worker{'s' if result.workers != 1 else ''}, {result.chunks_per_second:.1f} chunks/s) from {result.files} files, {len(result.failed)} failed, "
         f"in {result.seconds:.1f} s"
     )
     if result.documents == 0 and result.failed:

@@ -246,7 +246,6 @@ def index_with_ray(config, paths: Sequence[str], *, address: str | None = None, 
     embedder = embedder if embedder is not None else Embedder(config.embedding_model)
     files = list_files(paths)
     chunking = ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences)
-    sink, where = _sink(config, embedder, chunking, rebuild, wait_seconds)
 
     begun = time.monotonic()
     started_here = not ray.is_initialized()
@@ -259,6 +258,9 @@ def index_with_ray(config, paths: Sequence[str], *, address: str | None = None, 
             ray.init(address=address, log_to_driver=progress, logging_level="warning")
     try:
         ray_start = time.monotonic() - begun
+        # after ray.init: Ray forks its local processes, and forking while Milvus's gRPC threads run is unsupported
+        # (gRPC skips its fork handlers; a local start timed out that way once, under load)
+        sink, where = _sink(config, embedder, chunking, rebuild, wait_seconds)
         if workers is None:
             workers = max(1, int(ray.cluster_resources().get("CPU", 2)) - 1)
         context = ray.data.DataContext.get_current()
