@@ -257,13 +257,9 @@ class ChatService:
 
     def _update(self, **changes):
         """One write to the served index: a new FAISS generation, or rows in Milvus."""
-        if self.index_dir is None:
-            from qa.stores import update_store
+        from qa.stores import update_store
 
-            return update_store(self.config, self.embedder, **changes)[0]
-        from embeddings.index import update_index
-
-        return update_index(self.index_dir, self.embedder, wait_seconds=30, **changes)
+        return update_store(self.config, self.embedder, wait_seconds=30, **changes)[0]
 
     def check_upload(self, paths: Sequence[str | os.PathLike]) -> list[str]:
         """Problems with the files before reading them (type, size, existence), one line per file."""
