@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.machine import machine_info  # noqa: E402
+from benchmarks.machine import machine_info, peak_rss_kib  # noqa: E402
 
 
 def measure(path: Path) -> dict:
@@ -64,7 +63,7 @@ def measure(path: Path) -> dict:
         "file": str(path), "paragraphs": paragraphs, "documents": len(documents), "chunks": chunks,
         "chunks_embedded": update.chunks_embedded, "seconds": seconds, "chunks_per_s": chunks / seconds,
         "paragraphs_per_s": len(documents) / seconds, "model_load_seconds": loaded - started,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "peak_rss_mb": peak_rss_kib() / 1024.0,
         "index_mb": size / 1e6, "embedding_model": embedder.name, "torch_threads": torch.get_num_threads(),
     }
 

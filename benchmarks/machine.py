@@ -30,3 +30,9 @@ def machine_info(**extra) -> dict:
             "date": time.strftime("%Y-%m-%d"),
             "load_average_1_5_15": [round(x, 1) for x in os.getloadavg()],
             **extra}
+
+
+def peak_rss_kib() -> int:
+    """This process's own peak resident set (VmHWM), in KiB. Not `ru_maxrss`: that survives exec, so a
+    child started by a big parent would report the parent's peak."""
+    return int(_proc_field("/proc/self/status", "VmHWM").split()[0])

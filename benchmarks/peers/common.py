@@ -16,11 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import time
 from importlib import metadata
 from pathlib import Path
+
+sys.path.append(str(Path(__file__).resolve().parents[2]))  # last, so nothing of the project shadows a peer's modules
+from benchmarks.machine import peak_rss_kib  # noqa: E402  (standard library only)
 
 # The same environment for every system: offline, and the same thread count for torch, OpenMP and the
 # tokenizers. Set before torch is imported (the runners import this module first).
@@ -89,8 +91,8 @@ def versions(*names: str) -> dict:
 
 
 def peak_rss_mb() -> float:
-    """The process's peak resident set (Linux reports ru_maxrss in KiB), in MB (10^6 bytes)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+    """The process's own peak resident set, in MB (10^6 bytes)."""
+    return peak_rss_kib() * 1024 / 1e6
 
 
 def run_questions(args: argparse.Namespace, system: str, load, *, config: dict, version_names: tuple[str, ...]) -> None:
