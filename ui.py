@@ -166,9 +166,9 @@ class ChatService:
         self._make_retriever = make_retriever
         self.embedder = embedder if embedder is not None else _embedder_of(assistant)
         if self.embedder is None:
-            from embeddings.embedder import Embedder
+            from qa.config import embedder_from_config
 
-            self.embedder = Embedder(assistant.config.embedding_model)
+            self.embedder = embedder_from_config(assistant.config)
         self.reader = assistant.reader
         if assistant.config.store == "milvus":  # writes go to the Milvus collections that every replica reads
             self.index_dir = None
@@ -184,12 +184,11 @@ class ChatService:
 
     @classmethod
     def from_config(cls, config=None, **kwargs) -> "ChatService":
-        from embeddings.embedder import Embedder
-        from qa.config import Config
+        from qa.config import Config, embedder_from_config
         from qa.pipeline import Assistant
 
         config = config if config is not None else Config()
-        embedder = Embedder(config.embedding_model)
+        embedder = embedder_from_config(config)
         return cls(Assistant.from_config(config, embedder=embedder), embedder, **kwargs)
 
     # -- asking -----------------------------------------------------------------------------------

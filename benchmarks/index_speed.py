@@ -34,16 +34,15 @@ def measure(path: Path) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     started = time.perf_counter()
-    from embeddings.embedder import Embedder
     from embeddings.index import ChunkingSettings, DocumentIndex, update_index
-    from qa.config import Config
+    from qa.config import Config, embedder_from_config
     from qa.datasets import load_squad_paragraphs
     from qa.evaluation import paragraph_documents
 
     config = Config()
     paragraphs = len(load_squad_paragraphs(path))
     documents = paragraph_documents(path)
-    embedder = Embedder(config.embedding_model)
+    embedder = embedder_from_config(config)
     embedder.dimension  # load the model before the clock starts
     loaded = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="citeqa-index-speed-"))

@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from embeddings.cache import cache_root
+from embeddings.embedder import EMBEDDING_BACKENDS
 from qa.cli_types import positive_int
 from qa.reader import READER_BACKENDS
 
@@ -16,7 +18,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from qa.eval_cli import add_eval, run_eval  # noqa: E402  (argparse only; heavy imports stay lazy)
 
-DEFAULT_RUNS = Path(os.environ.get("CITEQA_CACHE", Path.home() / ".cache" / "citeqa")) / "train"
+DEFAULT_RUNS = cache_root() / "train"
 
 
 def _default_base_model() -> str:
@@ -169,6 +171,8 @@ class UsageError(ValueError):
 def _add_model_flags(p) -> None:
     p.add_argument("--index", default=None, metavar="DIR", help="index folder (default: the bundled articles' index in ~/.cache/citeqa)")
     p.add_argument("--embedding-model", default=None, metavar="DIR", help="sentence-transformers model folder (default: packaged all-MiniLM-L6-v2)")
+    p.add_argument("--embedding-backend", choices=EMBEDDING_BACKENDS, default=None,
+                   help="how the embedder runs: torch (sentence-transformers) or onnx (same vectors, faster); default auto = onnx where the model allows")
     p.add_argument("--store", choices=("faiss", "milvus"), default=None,
                    help="where the index lives: faiss (a folder, the default) or milvus (then --index names its collections)")
     p.add_argument("--store-uri", default=None, metavar="URI",
@@ -184,7 +188,7 @@ def _config_from(args, **extra):
     if getattr(args, "store_uri", None) is not None:
         fields["store_uri"] = args.store_uri
     for name, flag in (("k", "k"), ("retrieval_mode", "mode"), ("reader_model", "reader"), ("no_answer_threshold", "threshold"),
-                       ("reader_backend", "reader_backend")):
+                       ("reader_backend", "reader_backend"), ("embedding_backend", "embedding_backend")):
         value = getattr(args, flag, None)
         if value is not None:
             fields[name] = value
@@ -222,7 +226,7 @@ def run_index(args) -> int:
     import itertools
 
     from corpus.loaders import stream_path
-    from embeddings.embedder import Embedder
+    from qa.config import embedder_from_config
     from qa.stores import update_store
 
     if not args.paths and not args.remove:
@@ -242,7 +246,7 @@ def run_index(args) -> int:
     if args.paths and first is None and not args.remove:
         _print_skipped(report)
         raise UsageError(f"nothing could be indexed from {', '.join(args.paths)}: the index is unchanged")
-    embedder = Embedder(config.embedding_model)
+    embedder = embedder_from_config(config)
     documents = itertools.chain([first], documents) if first is not None else documents
     update, where = update_store(config, embedder, add=documents, remove=args.remove, rebuild=args.rebuild,
                                  wait_seconds=args.wait, progress=True)
@@ -263,14 +267,14 @@ def run_index(args) -> int:
 
 def run_index_ray(args, config) -> int:
     """`citeqa index PATH --ray [ADDRESS]`: Ray Data reads, chunks and embeds; this process writes the store."""
-    from embeddings.embedder import Embedder
+    from qa.config import embedder_from_config
     from qa.ray_indexing import index_with_ray
 
     if args.remove:
         raise UsageError("--remove works without --ray (only adding is distributed)")
     result = index_with_ray(config, args.paths, address=None if args.ray == "local" else args.ray,
                             workers=args.workers, rebuild=args.rebuild, wait_seconds=args.wait,
-                            embedder=Embedder(config.embedding_model), progress=True)
+                            embedder=embedder_from_config(config), progress=True)
     for path, reason in result.failed:
         print(f"failed {path}: {reason}", file=sys.stderr)
     for source, doc_id in result.duplicates:
@@ -341,7 +345,7 @@ def add_info(sub) -> None:
 
 
 def run_info(args) -> int:
-    from embeddings.embedder import Embedder
+    from qa.config import embedder_from_config
     from embeddings.index import DocumentIndex
     from qa.defaults import default_index_dir
 
@@ -351,7 +355,7 @@ def run_info(args) -> int:
     if config.index_dir is not None:
         index = DocumentIndex.open(config.index_dir)
     else:
-        embedder = Embedder(config.embedding_model)
+        embedder = embedder_from_config(config)
         index = DocumentIndex.open(default_index_dir(embedder, config), embedder=embedder)
     sizes = {str(p.relative_to(index.generation)): p.stat().st_size for p in sorted(index.generation.rglob("*")) if p.is_file()}
     info = {**_info_of(index, str(index.root)), "generation": index.generation.name,
@@ -365,10 +369,10 @@ def run_info(args) -> int:
 
 def run_info_milvus(args, config) -> int:
     """`citeqa info --store milvus`: where the index is, its counts, models and documents."""
-    from embeddings.embedder import Embedder
+    from qa.config import embedder_from_config
     from qa.stores import open_index
 
-    index = open_index(config, Embedder(config.embedding_model))
+    index = open_index(config, embedder_from_config(config))
     info = {**_info_of(index, index.root), "store": "milvus", "vector_index": index.manifest["vector_index"]}
     return _print_info(args, info, f"(Milvus, {info['vector_index']} vectors, created {info['created']})", [])
 

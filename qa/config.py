@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from embeddings.embedder import EMBEDDING_BACKENDS, Embedder
 from embeddings.store import INDEX_TYPES
 from qa.reader import READER_BACKENDS
 from qa.retrievers import RETRIEVAL_MODES
@@ -14,6 +15,7 @@ class Config:
     """Settings of an `Assistant`. None means "the packaged default" for models and the index."""
 
     embedding_model: str | None = None
+    embedding_backend: str = "auto"  # torch (sentence-transformers) or onnx (same vectors, faster); auto: onnx on CPU
     reader_model: str | None = None
     index_dir: str | None = None
     k: int = 5
@@ -45,6 +47,8 @@ class Config:
             raise ValueError(f"unknown retrieval mode {self.retrieval_mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")
         if self.index_type not in ("auto", *INDEX_TYPES):
             raise ValueError(f"unknown index type {self.index_type!r}: choose one of auto, {', '.join(INDEX_TYPES)}")
+        if self.embedding_backend not in EMBEDDING_BACKENDS:
+            raise ValueError(f"unknown embedding backend {self.embedding_backend!r}: choose one of {', '.join(EMBEDDING_BACKENDS)}")
         if self.reader_backend not in READER_BACKENDS:
             raise ValueError(f"unknown reader backend {self.reader_backend!r}: choose one of {', '.join(READER_BACKENDS)}")
         for name in ("k", "rrf_k", "fusion_pool", "chunk_words", "max_answer_tokens", "spans_per_window",
@@ -55,3 +59,8 @@ class Config:
 
     def with_changes(self, **changes) -> "Config":
         return replace(self, **changes)
+
+
+def embedder_from_config(config: Config) -> Embedder:
+    """The sentence embedder a config names (loaded lazily, on first use)."""
+    return Embedder(config.embedding_model, backend=config.embedding_backend)

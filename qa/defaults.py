@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
+from embeddings.cache import cache_root
 from embeddings.embedder import Embedder
 from embeddings.index import CURRENT, FORMAT_VERSION, ChunkingSettings, update_index
-
-
-def cache_root() -> Path:
-    """`$CITEQA_CACHE`, else `~/.cache/citeqa`."""
-    configured = os.environ.get("CITEQA_CACHE")
-    return Path(configured) if configured else Path.home() / ".cache" / "citeqa"
 
 
 def default_corpus_key(embedder: Embedder, config) -> str:

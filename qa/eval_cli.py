@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from embeddings.embedder import EMBEDDING_BACKENDS
 from qa.cli_types import positive_int
 from qa.reader import READER_BACKENDS
 
@@ -40,6 +41,8 @@ def add_eval(sub) -> None:
                    help="how the reader runs: torch (fp32), onnx (fp32), onnx-int8; auto = the one recorded for the model")
     p.add_argument("--index", default=None, metavar="DIR", help="index folder to search (open mode)")
     p.add_argument("--embedding-model", default=None, metavar="DIR", help="sentence-transformers model folder (default: packaged all-MiniLM-L6-v2)")
+    p.add_argument("--embedding-backend", choices=EMBEDDING_BACKENDS, default="auto",
+                   help="how the embedder runs: torch (sentence-transformers) or onnx (same vectors, faster); auto = onnx where the model allows")
     p.add_argument("--predictions", default=None, metavar="FILE", help='write {id: answer} ("" = abstained) for the official scripts')
     p.add_argument("--report", default=None, metavar="FILE.json", help="write every figure, settings and versions as JSON")
     p.add_argument("--html", default=None, metavar="FILE", help="write a self-contained HTML report")
@@ -59,6 +62,8 @@ def command_line(args) -> str:
         words += ["--mode", args.mode, "--k", str(args.k)]
     if args.reader_backend != "auto":
         words += ["--reader-backend", args.reader_backend]
+    if args.embedding_backend != "auto":
+        words += ["--embedding-backend", args.embedding_backend]
     if args.threshold is not None:
         words.append(f"--threshold={args.threshold}")  # "=": a value such as -inf would read as a flag
     for flag, value in (("--limit", args.limit), ("--reader", args.reader), ("--index", args.index),
@@ -89,6 +94,7 @@ def run_eval(args) -> int:
         questions=args.questions, reader_only=args.reader_only, retrieval_mode=args.mode, k=args.k,
         limit=args.limit, reader=args.reader, threshold=args.threshold, index=args.index,
         embedding_model=args.embedding_model, reader_backend=args.reader_backend,
+        embedding_backend=args.embedding_backend,
     )
     run = evaluate(options, progress=not args.no_progress, command=command_line(args))
     print(format_table(run.report))

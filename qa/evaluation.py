@@ -391,6 +391,7 @@ class EvalOptions:
     threshold: float | None = None
     index: str | None = None
     embedding_model: str | None = None
+    embedding_backend: str = "auto"
     reader_backend: str = "auto"
 
 
@@ -502,7 +503,7 @@ def evaluate(options: EvalOptions, *, embedder=None, reader=None, progress: bool
     config = Config(
         embedding_model=options.embedding_model, reader_model=options.reader, index_dir=options.index,
         k=options.k, retrieval_mode=options.retrieval_mode, no_answer_threshold=options.threshold,
-        reader_backend=options.reader_backend,
+        reader_backend=options.reader_backend, embedding_backend=options.embedding_backend,
     )
     chunking = ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences)
     index_dir, index_from_questions, embedding_name = None, False, None
@@ -515,10 +516,10 @@ def evaluate(options: EvalOptions, *, embedder=None, reader=None, progress: bool
             )
         assistant = Assistant(None, None, reader if reader is not None else reader_from_config(config), config)
     else:
-        from embeddings.embedder import Embedder
+        from qa.config import embedder_from_config
         from qa.defaults import default_index_dir
 
-        embedder = embedder if embedder is not None else Embedder(config.embedding_model)
+        embedder = embedder if embedder is not None else embedder_from_config(config)
         embedding_name = embedder.name
         if options.index is not None:
             index_dir = Path(options.index)
@@ -559,6 +560,7 @@ def evaluate(options: EvalOptions, *, embedder=None, reader=None, progress: bool
         "reader_stride": getattr(assistant.reader, "stride", None),
         "reader_backend": getattr(assistant.reader, "backend", None),
         "embedding_model": embedding_name,
+        "embedding_backend": None if options.reader_only else getattr(embedder, "backend", None),
         "index": str(index_dir) if index_dir is not None else None,
         "index_built_from_questions": index_from_questions,
         "index_chunks": len(assistant.index) if not options.reader_only else None,

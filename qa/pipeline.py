@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from embeddings.embedder import Embedder
-from qa.config import Config
+from qa.config import Config, embedder_from_config
 from qa.metrics import normalize_answer
 from qa.reader import ExtractiveReader, Reader
 from qa.retrievers import PassageIndex, Retriever, make_retriever
@@ -117,7 +117,7 @@ class Assistant:
         from qa.stores import open_index
 
         config = config if config is not None else Config()
-        embedder = embedder if embedder is not None else Embedder(config.embedding_model)
+        embedder = embedder if embedder is not None else embedder_from_config(config)
         index = open_index(config, embedder)
         retriever = make_retriever(config.retrieval_mode, index, embedder, rrf_k=config.rrf_k, pool=config.fusion_pool)
         if reader is None:

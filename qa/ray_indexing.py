@@ -110,11 +110,11 @@ def read_and_chunk(item: dict, *, max_words: int, overlap_sentences: int) -> lis
 class EmbedChunks:
     """A Ray actor: loads the embedding model once, then embeds the chunks of each batch of documents."""
 
-    def __init__(self, model_path: str, threads: int):
+    def __init__(self, model_path: str, threads: int, backend: str = "auto"):
         import torch
 
         torch.set_num_threads(threads)
-        self.embedder = Embedder(model_path)
+        self.embedder = Embedder(model_path, backend=backend)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         n = len(batch["path"])
@@ -242,8 +242,10 @@ def index_with_ray(config, paths: Sequence[str], *, address: str | None = None, 
                    threads_per_worker: int = 1, progress: bool = False,
                    documents_per_batch: int = DOCUMENTS_PER_BATCH) -> RayIndexResult:
     """Index files with Ray Data into the store a `Config` names; `address` None starts a local Ray instance."""
+    from qa.config import embedder_from_config
+
     ray = ray_module()
-    embedder = embedder if embedder is not None else Embedder(config.embedding_model)
+    embedder = embedder if embedder is not None else embedder_from_config(config)
     files = list_files(paths)
     chunking = ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences)
 
@@ -270,7 +272,8 @@ def index_with_ray(config, paths: Sequence[str], *, address: str | None = None, 
         dataset = dataset.flat_map(read_and_chunk, fn_kwargs={"max_words": sink.chunking.max_words,
                                                              "overlap_sentences": sink.chunking.overlap_sentences}, num_cpus=0.25)
         dataset = dataset.map_batches(
-            EmbedChunks, fn_constructor_kwargs={"model_path": str(embedder.model_path), "threads": threads_per_worker},
+            EmbedChunks, fn_constructor_kwargs={"model_path": str(embedder.model_path), "threads": threads_per_worker,
+                                                "backend": embedder.backend},
             compute=ray.data.ActorPoolStrategy(size=workers), batch_size=documents_per_batch, batch_format="numpy", num_cpus=1,
         )
         failed, duplicates, seen = [], [], set()

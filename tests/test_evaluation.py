@@ -454,7 +454,7 @@ def test_open_squad_run_from_the_command_line(tmp_path, tiny_reader_dir, embedde
     from qa.cli import main
 
     monkeypatch.setenv("CITEQA_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr("embeddings.embedder.Embedder", lambda *args, **kwargs: embedder)  # the session's model, loaded once
+    monkeypatch.setattr("qa.config.embedder_from_config", lambda config: embedder)  # the session's model, loaded once
     out = tmp_path / "out"
     argv = ["eval", str(FIXTURES / "squad_v1_tiny.json"), "--reader", str(tiny_reader_dir), "--k", "3", "--mode", "bm25",
             "--threshold", "1000", "--predictions", str(out / "pred.json"), "--report", str(out / "report.json"),

@@ -10,7 +10,7 @@ from corpus.documents import Chunk
 from embeddings.index import StoredDocument
 from qa.cli import main
 from qa.config import Config
-from qa.onnx_export import cached_onnx_path, export_onnx, weights_digest
+from qa.onnx_export import cached_onnx_path, export_onnx, reader_digest
 from qa.reader import ExtractiveReader, resolve_backend
 from qa.types import Passage
 
@@ -80,11 +80,11 @@ def test_export_is_reproducible_and_int8_is_smaller(tiny_reader_dir, tmp_path):
 
 
 def test_cache_key_follows_the_weights(reader_copy):
-    before = weights_digest(reader_copy)
+    before = reader_digest(reader_copy)
     config = json.loads((reader_copy / "config.json").read_text())
     config["citeqa"]["no_answer_threshold"] = 1.5
     (reader_copy / "config.json").write_text(json.dumps(config))
-    assert weights_digest(reader_copy) != before
+    assert reader_digest(reader_copy) != before
 
 
 def test_auto_uses_the_backend_recorded_for_the_model(reader_copy, cache, capsys):

@@ -1,0 +1,109 @@
+"""The ONNX embedder gives sentence-transformers' vectors; layouts it cannot reproduce stay on torch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from embeddings.embedder import Embedder
+from embeddings.onnx_encoder import SentenceLayout, sentence_layout
+
+TEXTS = [
+    "In which city is the Stargate data center being built?",
+    "x",
+    "   padded with spaces   ",
+    "Ünïcödé — naïve café, 東京, emoji 🚀 and ﬁ ligatures.",
+    "word " * 400,  # longer than the model's 256 tokens: truncated the same way
+    "The new entity will start building a data center in Abilene, Texas.\n\nA second paragraph.",
+    "Who funds it?",
+]
+
+
+@pytest.fixture(scope="module")
+def torch_embedder(embedder):
+    return Embedder(embedder.model_path, backend="torch")
+
+
+def _copy_with_pooling(source, target, **pooling_modes):
+    shutil.copytree(source, target)
+    config_path = target / "1_Pooling" / "config.json"
+    config = json.loads(config_path.read_text())
+    config.update(pooling_modes)
+    config_path.write_text(json.dumps(config))
+    return target
+
+
+def test_the_default_model_runs_on_onnx_with_its_layout(embedder):
+    assert embedder.backend == "onnx"
+    assert sentence_layout(embedder.model_path) == SentenceLayout("mean", 256, False)
+    assert embedder.max_tokens == 256 and embedder.dimension == 384
+
+
+def test_onnx_vectors_equal_sentence_transformers_vectors_in_order(embedder, torch_embedder):
+    small_batches = Embedder(embedder.model_path, backend="onnx", batch_size=2)  # several batches, mixed lengths
+    reference = torch_embedder.encode(TEXTS)
+    for vectors in (embedder.encode(TEXTS), small_batches.encode(TEXTS)):
+        assert vectors.shape == reference.shape and vectors.dtype == np.float32
+        assert np.abs(vectors - reference).max() < 1e-5
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_cls_pooling_is_reproduced(embedder, tmp_path):
+    folder = _copy_with_pooling(embedder.model_path, tmp_path / "cls-model",
+                                pooling_mode_mean_tokens=False, pooling_mode_cls_token=True)
+    assert sentence_layout(folder).pooling == "cls"
+    onnx, reference = Embedder(folder, backend="onnx"), Embedder(folder, backend="torch")
+    assert np.abs(onnx.encode(TEXTS[:4]) - reference.encode(TEXTS[:4])).max() < 1e-5
+    assert np.abs(onnx.encode(TEXTS[:1]) - embedder.encode(TEXTS[:1])).max() > 1e-2  # really another pooling
+
+
+@pytest.mark.parametrize("change", ["max_pooling", "no_modules", "dense_module", "transformer_in_subfolder"])
+def test_layouts_the_onnx_graph_cannot_reproduce_stay_on_torch(embedder, tmp_path, change):
+    folder = tmp_path / "model"
+    if change == "max_pooling":
+        _copy_with_pooling(embedder.model_path, folder, pooling_mode_mean_tokens=False, pooling_mode_max_tokens=True)
+    else:
+        shutil.copytree(embedder.model_path, folder)
+        modules = json.loads((folder / "modules.json").read_text())
+        if change == "no_modules":
+            (folder / "modules.json").unlink()
+        elif change == "dense_module":
+            modules.insert(2, {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
+        else:
+            modules[0]["path"] = "0_Transformer"
+        if change != "no_modules":
+            (folder / "modules.json").write_text(json.dumps(modules))
+    assert sentence_layout(folder) is None
+    assert Embedder(folder).backend == "torch"
+    with pytest.raises(ValueError, match=f"ONNX backend cannot run {folder}"):
+        Embedder(folder, backend="onnx")
+
+
+def test_unknown_backend_is_named():
+    with pytest.raises(ValueError, match="'tpu'.*auto, torch, onnx"):
+        Embedder(backend="tpu")
+
+
+def test_the_onnx_file_is_built_once_and_reused(embedder, tmp_path, monkeypatch):
+    from embeddings.onnx_encoder import sentence_onnx_path
+
+    monkeypatch.setenv("CITEQA_CACHE", str(tmp_path))
+    first = Embedder(embedder.model_path, backend="onnx")
+    first.encode(["warm up"])
+    path = sentence_onnx_path(embedder.model_path, sentence_layout(embedder.model_path))
+    assert path.is_file() and path.is_relative_to(tmp_path)
+    built = path.stat().st_mtime_ns
+    assert [p.name for p in path.parent.iterdir()] == ["sentence.onnx"]  # no temporary files left behind
+    Embedder(embedder.model_path, backend="onnx").encode(["again"])
+    assert path.stat().st_mtime_ns == built
+
+
+def test_config_names_a_bad_embedding_backend():
+    from qa.config import Config, embedder_from_config
+
+    with pytest.raises(ValueError, match="embedding backend 'gpu'"):
+        Config(embedding_backend="gpu")
+    assert embedder_from_config(Config(embedding_backend="torch")).backend == "torch"
