@@ -136,6 +136,42 @@ def run_calibrate_reader(args) -> int:
     return 0
 
 
+def add_calibrate_early_stop(sub) -> None:
+    p = sub.add_parser("calibrate-early-stop",
+                       help="fit the score at which the reader stops after the first passages (open SQuAD, half the articles)")
+    p.add_argument("questions", help="SQuAD JSON (e.g. ../shared/qa-data/squad-v1.1/dev-v1.1.json); retrieval runs over its own paragraphs")
+    p.add_argument("--reader", default="qa/models/reader", metavar="DIR", help="reader folder whose config.json gets the score")
+    p.add_argument("--embedding-model", default=None, metavar="DIR", help="sentence-transformers model folder (default: packaged all-MiniLM-L6-v2)")
+    p.add_argument("--k", type=positive_int, default=5, help="passages retrieved per question (default 5)")
+    p.add_argument("--first", type=positive_int, default=2, help="passages read before the reader may stop (default 2)")
+    p.add_argument("--max-f1-loss", type=float, default=0.2, help="F1 points the early stop may cost on the fitting half (default 0.2)")
+    p.add_argument("--limit", type=positive_int, default=None, help="at most N questions from each half (quick runs)")
+    p.add_argument("--dry-run", action="store_true", help="report without writing the score")
+    p.add_argument("--report", default=None, metavar="FILE.json", help="write the figures here")
+
+
+def run_calibrate_early_stop(args) -> int:
+    import json
+    import math
+
+    from qa.early_stop import calibrate_early_stop
+
+    if not Path(args.questions).is_file():
+        raise UsageError(f"question set not found: {args.questions}")
+    if not (Path(args.reader) / "config.json").is_file():
+        raise UsageError(f"not a reader folder (no config.json): {args.reader}")
+    if not math.isfinite(args.max_f1_loss) or args.max_f1_loss < 0:
+        raise UsageError(f"--max-f1-loss must be a number >= 0, got {args.max_f1_loss}")
+    summary = calibrate_early_stop(args.reader, args.questions, k=args.k, first=args.first,
+                                   max_f1_loss=args.max_f1_loss, limit_per_half=args.limit, write=not args.dry_run,
+                                   embedding_model=args.embedding_model, progress=True)
+    text = json.dumps(summary, indent=2)
+    if args.report:
+        Path(args.report).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
 def add_quantize_reader(sub) -> None:
     p = sub.add_parser("quantize-reader", help="export the reader to ONNX (int8 by default) for faster CPU answers")
     p.add_argument("--reader", default=None, metavar="DIR", help="reader folder (default: the shipped reader)")
@@ -188,7 +224,8 @@ def _config_from(args, **extra):
     if getattr(args, "store_uri", None) is not None:
         fields["store_uri"] = args.store_uri
     for name, flag in (("k", "k"), ("retrieval_mode", "mode"), ("reader_model", "reader"), ("no_answer_threshold", "threshold"),
-                       ("reader_backend", "reader_backend"), ("embedding_backend", "embedding_backend")):
+                       ("reader_backend", "reader_backend"), ("embedding_backend", "embedding_backend"),
+                       ("early_stop_score", "early_stop_score")):
         value = getattr(args, flag, None)
         if value is not None:
             fields[name] = value
@@ -299,6 +336,9 @@ def add_ask(sub) -> None:
     p.add_argument("--threshold", type=float, default=None, help="abstain below this score (default: the reader's calibrated threshold)")
     p.add_argument("--reader-backend", choices=READER_BACKENDS, default=None,
                    help="how the reader runs: torch (fp32), onnx (fp32), onnx-int8; default: the one recorded for the model")
+    p.add_argument("--early-stop-score", type=float, default=None, metavar="SCORE",
+                   help="stop after the first 2 passages when an answer there scores this (default: the reader's "
+                        "calibrated score; inf reads all k)")
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
 
 
@@ -442,13 +482,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_reader(sub)
     add_export_reader(sub)
     add_calibrate_reader(sub)
+    add_calibrate_early_stop(sub)
     add_quantize_reader(sub)
     return parser
 
 
 COMMANDS = {"index": run_index, "ask": run_ask, "info": run_info, "eval": run_eval, "serve": run_serve,
             "train-reader": run_train_reader, "export-reader": run_export_reader,
-            "calibrate-reader": run_calibrate_reader, "quantize-reader": run_quantize_reader}
+            "calibrate-reader": run_calibrate_reader,
+            "calibrate-early-stop": run_calibrate_early_stop, "quantize-reader": run_quantize_reader}
 
 
 def main(argv: list[str] | None = None) -> int:

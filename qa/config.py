@@ -25,6 +25,8 @@ class Config:
     chunk_words: int = 120
     chunk_overlap_sentences: int = 1
     no_answer_threshold: float | None = None
+    early_stop_passages: int = 2  # passages read first; the rest only if no span there scores early_stop_score
+    early_stop_score: float | None = None  # None: the reader's calibrated value (none recorded: read all k); inf: read all
     max_answer_tokens: int = 30
     spans_per_window: int = 5
     reader_max_length: int | None = None
@@ -51,7 +53,10 @@ class Config:
             raise ValueError(f"unknown embedding backend {self.embedding_backend!r}: choose one of {', '.join(EMBEDDING_BACKENDS)}")
         if self.reader_backend not in READER_BACKENDS:
             raise ValueError(f"unknown reader backend {self.reader_backend!r}: choose one of {', '.join(READER_BACKENDS)}")
-        for name in ("k", "rrf_k", "fusion_pool", "chunk_words", "max_answer_tokens", "spans_per_window",
+        if self.early_stop_score is not None and (not isinstance(self.early_stop_score, (int, float))
+                                                  or self.early_stop_score != self.early_stop_score):
+            raise ValueError(f"early_stop_score must be a number or None, got {self.early_stop_score!r}")
+        for name in ("k", "rrf_k", "fusion_pool", "chunk_words", "max_answer_tokens", "spans_per_window", "early_stop_passages",
                      "reader_batch_size", "max_windows_per_passage", "max_question_chars"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

@@ -39,6 +39,9 @@ def add_eval(sub) -> None:
     p.add_argument("--threshold", type=float, default=None, help="abstain below this score (default: the reader's calibrated threshold; --threshold=-inf never abstains)")
     p.add_argument("--reader-backend", choices=READER_BACKENDS, default="auto",
                    help="how the reader runs: torch (fp32), onnx (fp32), onnx-int8; auto = the one recorded for the model")
+    p.add_argument("--early-stop-score", type=float, default=None, metavar="SCORE",
+                   help="open mode: stop after the first 2 passages when an answer there scores this (default: the "
+                        "reader's calibrated score; inf reads all k)")
     p.add_argument("--index", default=None, metavar="DIR", help="index folder to search (open mode)")
     p.add_argument("--embedding-model", default=None, metavar="DIR", help="sentence-transformers model folder (default: packaged all-MiniLM-L6-v2)")
     p.add_argument("--embedding-backend", choices=EMBEDDING_BACKENDS, default="auto",
@@ -64,6 +67,8 @@ def command_line(args) -> str:
         words += ["--reader-backend", args.reader_backend]
     if args.embedding_backend != "auto":
         words += ["--embedding-backend", args.embedding_backend]
+    if args.early_stop_score is not None:
+        words.append(f"--early-stop-score={args.early_stop_score}")
     if args.threshold is not None:
         words.append(f"--threshold={args.threshold}")  # "=": a value such as -inf would read as a flag
     for flag, value in (("--limit", args.limit), ("--reader", args.reader), ("--index", args.index),
@@ -94,7 +99,7 @@ def run_eval(args) -> int:
         questions=args.questions, reader_only=args.reader_only, retrieval_mode=args.mode, k=args.k,
         limit=args.limit, reader=args.reader, threshold=args.threshold, index=args.index,
         embedding_model=args.embedding_model, reader_backend=args.reader_backend,
-        embedding_backend=args.embedding_backend,
+        embedding_backend=args.embedding_backend, early_stop_score=args.early_stop_score,
     )
     run = evaluate(options, progress=not args.no_progress, command=command_line(args))
     print(format_table(run.report))

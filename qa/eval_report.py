@@ -41,8 +41,11 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
         rows.append(("retrieval", "  ".join(f"{key} {_num(report[key])}" for key in recall_keys(report))
                      + f"  MRR {_num(report['mrr'], 3)}"))
     misses = report.get("misses", {})
+    early = f"{_num(misses['early_stop_miss'])} early stop, " if misses.get("early_stop_miss") else ""
     rows.append(("misses", f"{_num(misses.get('wrong', 0))} wrong: {_num(misses.get('retrieval_miss', 0))} retrieval, "
-                           f"{_num(misses.get('reader_miss', 0))} reader"))
+                           f"{early}{_num(misses.get('reader_miss', 0))} reader"))
+    if report.get("passages_read_mean") is not None:
+        rows.append(("reading", f"{report['passages_read_mean']:.2f} passages read per question on average"))
     threshold = report.get("threshold")
     at = ("with no threshold" if threshold is None or threshold == -math.inf
           else f"at threshold {_num(threshold, 2)}")
@@ -199,6 +202,7 @@ td.k{color:#374151;font-weight:500;white-space:nowrap}
 .badge{display:inline-block;border-radius:999px;padding:0 8px;font-size:11px;font-weight:600;margin-left:6px}
 .retrieval_miss{background:#fee2e2;color:#991b1b}
 .reader_miss{background:#fef3c7;color:#92400e}
+.early_stop_miss{background:#e0e7ff;color:#3730a3}
 details{margin-top:6px}
 summary{cursor:pointer;color:#374151}
 .passage{border-left:3px solid #e5e7eb;padding:4px 10px;margin:6px 0;color:#374151;font-size:13px}
@@ -248,7 +252,8 @@ def _miss_html(number: int, miss: dict) -> str:
         best = f' (best span: “{html.escape(miss["best_span"])}”)' if miss["best_span"] else ""
         prediction = f'<span class="muted">abstained{best}</span>'
     kind = miss["miss"] or ""
-    label = {"retrieval_miss": "retrieval miss", "reader_miss": "reader miss"}.get(kind, kind)
+    label = {"retrieval_miss": "retrieval miss", "reader_miss": "reader miss",
+             "early_stop_miss": "early-stop miss"}.get(kind, kind)
     passages = []
     for p in miss["passages"]:
         flags = []
@@ -256,6 +261,8 @@ def _miss_html(number: int, miss: dict) -> str:
             flags.append("holds a gold answer")
         if p["gold_paragraph"]:
             flags.append("gold paragraph")
+        if miss.get("passages_read") and p["rank"] > miss["passages_read"]:
+            flags.append("not read (early stop)")
         head = (f'#{p["rank"]} {html.escape(p["title"] or "untitled")} · score {p["score"]:.3f}'
                 + (f' · {html.escape(", ".join(flags))}' if flags else ""))
         body = highlight(p["text"], golds, (p.get("pred_start"), p.get("pred_end")))
@@ -281,6 +288,7 @@ def html_page(report: dict, results: Sequence[QuestionResult]) -> str:
     misses = report.get("misses", {})
     miss_rows = [(label, _num(misses.get(key, 0))) for key, label in (
         ("wrong", "wrong answers (EM 0)"), ("retrieval_miss", "retrieval misses: no passage read holds a gold answer"),
+        ("early_stop_miss", "early-stop misses: only a passage skipped after a confident early answer held it"),
         ("reader_miss", "reader misses: a passage read held it"), ("reader_wrong_span", "  of which wrong span"),
         ("reader_abstained", "  of which wrongly abstained"), ("reader_answered_unanswerable", "  of which answered an unanswerable question"))]
     coverage_rows = [(f"{100 * p['coverage']:.0f}%", _num(p["answered"]), _num(p["threshold"], 2),

@@ -30,6 +30,7 @@ from qa.types import Answer, Passage
 WORST_MISSES = 20
 RETRIEVAL_MISS = "retrieval_miss"
 READER_MISS = "reader_miss"
+EARLY_STOP_MISS = "early_stop_miss"
 
 
 # --- Per-question facts ---------------------------------------------------------------------------
@@ -71,6 +72,8 @@ class QuestionResult:
     first_hit: int | None = None
     findable: bool = False
     answer_read: bool = False
+    answer_skipped: bool = False  # a passage the early stop left unread held a gold answer
+    passages_read: int = 0
     passages: tuple[PassageView, ...] = field(default=(), repr=False)
 
     @property
@@ -83,12 +86,13 @@ class QuestionResult:
 
     @property
     def miss(self) -> str | None:
-        """None when right; else a retrieval miss (no passage read holds a gold answer) or a reader miss
-        (one did, or the question has no answer and the reader gave one)."""
+        """None when right; else a retrieval miss (no passage read holds a gold answer), an early-stop miss
+        (only one the reader skipped after a confident early answer did) or a reader miss (one read did,
+        or the question has no answer and the reader gave one)."""
         if not self.wrong:
             return None
         if self.has_answer and not self.answer_read:
-            return RETRIEVAL_MISS
+            return EARLY_STOP_MISS if self.answer_skipped else RETRIEVAL_MISS
         return READER_MISS
 
 
@@ -139,9 +143,11 @@ def _predicted_span(answer: Answer | None):
 
 
 def score_question(example: QAExample, answer: Answer | None, passages: Sequence[Passage], *, read: int,
-                   latency_s: float, scoring: str, retrieval: bool, keep_passages: bool | None = None) -> QuestionResult:
+                   latency_s: float, scoring: str, retrieval: bool, keep_passages: bool | None = None,
+                   planned: int | None = None) -> QuestionResult:
     """Score one answered question. `passages` are those retrieved (best first), of which the first
-    `read` went to the reader; `retrieval` False means the passage was the question's own paragraph."""
+    `read` went to the reader, out of `planned` (k; more than `read` when the reader stopped early);
+    `retrieval` False means the passage was the question's own paragraph."""
     golds = tuple(example.answers) if scoring == SCORING_V1 else answerable_golds(example.answers)
     has_answer = bool(example.answers)  # as the official script's qid_to_has_ans: the raw answers
     prediction = (answer.text or "") if answer is not None else ""
@@ -154,12 +160,14 @@ def score_question(example: QAExample, answer: Answer | None, passages: Sequence
     findable = retrieval and (has_answer or gold_doc is not None)
     first_hit = first_hit_rank([h or g for h, g in zip(holds, from_gold)]) if findable else None
     answer_read = any(holds[:read])
+    answer_skipped = planned is not None and any(holds[read:planned])
     wrong = exact < 1.0
     views: tuple[PassageView, ...] = ()
     if keep_passages if keep_passages is not None else wrong:
         where = _predicted_span(answer)
         items = []
-        for p, h, g in zip(passages[:read], holds, from_gold):
+        shown = read if planned is None else max(read, planned)  # skipped passages too: they explain an early-stop miss
+        for p, h, g in zip(passages[:shown], holds, from_gold):
             start = end = None
             if where is not None and where[0] == p.chunk.doc_id and where[1] == p.chunk.start:
                 start, end = where[2], where[3]
@@ -168,7 +176,8 @@ def score_question(example: QAExample, answer: Answer | None, passages: Sequence
     return QuestionResult(
         id=example.id, question=example.question, golds=golds, has_answer=has_answer, prediction=prediction,
         best_text=best_text, score=float(best_score), exact=exact, f1=f1, best_exact=best_exact, best_f1=best_f1,
-        latency_s=latency_s, first_hit=first_hit, findable=findable, answer_read=answer_read, passages=views,
+        latency_s=latency_s, first_hit=first_hit, findable=findable, answer_read=answer_read, answer_skipped=answer_skipped, passages_read=read,
+        passages=views,
     )
 
 
@@ -249,9 +258,9 @@ def risk_coverage(scores: Sequence[float], exact: Sequence[float], f1: Sequence[
 
 
 def miss_counts(results: Sequence[QuestionResult]) -> dict:
-    """Every wrong answer (exact match 0) classed as a retrieval miss or a reader miss, with the reader
+    """Every wrong answer (exact match 0) classed as a retrieval, early-stop or reader miss, with the reader
     misses split into wrong spans, wrong abstentions and answers to unanswerable questions."""
-    counts = {RETRIEVAL_MISS: 0, READER_MISS: 0, "wrong": 0, "reader_wrong_span": 0,
+    counts = {RETRIEVAL_MISS: 0, EARLY_STOP_MISS: 0, READER_MISS: 0, "wrong": 0, "reader_wrong_span": 0,
               "reader_abstained": 0, "reader_answered_unanswerable": 0}
     for r in results:
         kind = r.miss
@@ -284,6 +293,7 @@ def miss_record(r: QuestionResult) -> dict:
     return {
         "id": r.id, "question": r.question, "golds": list(r.golds), "prediction": r.prediction,
         "best_span": r.best_text, "score": _finite(r.score), "f1": 100.0 * r.f1, "miss": r.miss,
+        "passages_read": r.passages_read,
         "passages": [
             {"rank": p.rank, "title": p.title, "doc_id": p.doc_id, "score": p.score, "holds_answer": p.holds_answer,
              "gold_paragraph": p.gold_paragraph, "text": p.text, "pred_start": p.pred_start, "pred_end": p.pred_end}
@@ -313,6 +323,7 @@ def build_report(results: Sequence[QuestionResult], *, k: int, retrieval: bool, 
     report["mrr"] = mean_reciprocal_rank(findable) if retrieval and findable else None
     report["retrieval_questions"] = len(findable) if retrieval else 0
     report["latency_ms"] = latency_summary([r.latency_s for r in results])
+    report["passages_read_mean"] = sum(r.passages_read for r in results) / n if retrieval and n else None
     report["questions_per_s"] = n / seconds if seconds > 0 else None
     report["seconds"] = seconds
     report["answered"] = sum(1 for r in results if not r.abstained)
@@ -393,6 +404,7 @@ class EvalOptions:
     embedding_model: str | None = None
     embedding_backend: str = "auto"
     reader_backend: str = "auto"
+    early_stop_score: float | None = None
 
 
 @dataclass
@@ -470,7 +482,7 @@ def run_questions(examples: Sequence[QAExample], assistant, *, k: int, threshold
     started = clock()
     for example in iterator:
         began = clock()
-        answer, passages, read = None, [], 0
+        answer, passages, read, planned = None, [], 0, None
         try:
             if reader_only:
                 passages = [context_passage(example, source)]
@@ -478,13 +490,14 @@ def run_questions(examples: Sequence[QAExample], assistant, *, k: int, threshold
                 answer = assistant.answer_from_passages(example.question, passages, threshold=threshold)
             else:
                 passages = assistant.retrieve(example.question, depth)
-                read = min(k, len(passages))
+                read = planned = min(k, len(passages))
                 answer = assistant.answer_from_passages(example.question, passages[:read], threshold=threshold)
+                read = answer.passages_read  # fewer than k when the reader stopped early
         except EmptyQuestionError:
             pass  # an empty question in the set: scored as an abstention
         latency = clock() - began
         results.append(score_question(example, answer, passages, read=read, latency_s=latency, scoring=scoring,
-                                      retrieval=not reader_only))
+                                      retrieval=not reader_only, planned=planned))
     return results, clock() - started
 
 
@@ -504,6 +517,7 @@ def evaluate(options: EvalOptions, *, embedder=None, reader=None, progress: bool
         embedding_model=options.embedding_model, reader_model=options.reader, index_dir=options.index,
         k=options.k, retrieval_mode=options.retrieval_mode, no_answer_threshold=options.threshold,
         reader_backend=options.reader_backend, embedding_backend=options.embedding_backend,
+        early_stop_score=options.early_stop_score,
     )
     chunking = ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences)
     index_dir, index_from_questions, embedding_name = None, False, None
@@ -559,6 +573,8 @@ def evaluate(options: EvalOptions, *, embedder=None, reader=None, progress: bool
         "reader_max_length": getattr(assistant.reader, "max_length", None),
         "reader_stride": getattr(assistant.reader, "stride", None),
         "reader_backend": getattr(assistant.reader, "backend", None),
+        "early_stop": None if options.reader_only else {"passages": config.early_stop_passages,
+                                                        "score": _finite(assistant.early_stop_score)},
         "embedding_model": embedding_name,
         "embedding_backend": None if options.reader_only else getattr(embedder, "backend", None),
         "index": str(index_dir) if index_dir is not None else None,

@@ -64,9 +64,11 @@ def merge_spans(
     *,
     threshold: float,
     alternatives: int = 3,
+    passages_read: int | None = None,
 ) -> Answer:
     """Group spans by normalised text; each group is one answer citing each supporting passage once
     (strongest first). The best group answers unless it scores below `threshold`."""
+    read = len(passages) if passages_read is None else passages_read
     groups: dict[str, list[Span]] = {}
     for span in sorted(spans, key=lambda s: -s.score):
         key = normalize_answer(span.text) or span.text.strip()
@@ -80,14 +82,15 @@ def merge_spans(
             if where not in seen:
                 seen.add(where)
                 citations.append(citation_for(span))
-        answers.append(Answer(question, members[0].text, members[0].score, tuple(citations), threshold=threshold))
+        answers.append(Answer(question, members[0].text, members[0].score, tuple(citations), threshold=threshold,
+                              passages_read=read))
     answers.sort(key=lambda a: -a.score)
     if not answers or answers[0].score < threshold:
         closest = tuple(passage_citation(p) for p in passages[:3])
         best_score = answers[0].score if answers else float("-inf")
-        return Answer(question, None, best_score, closest, tuple(answers[:alternatives]), threshold)
+        return Answer(question, None, best_score, closest, tuple(answers[:alternatives]), threshold, read)
     best = answers[0]
-    return Answer(question, best.text, best.score, best.citations, tuple(answers[1 : 1 + alternatives]), threshold)
+    return Answer(question, best.text, best.score, best.citations, tuple(answers[1 : 1 + alternatives]), threshold, read)
 
 
 def reader_from_config(config: Config) -> ExtractiveReader:
@@ -141,11 +144,27 @@ class Assistant:
     def answer_from_passages(self, question: str, passages: Sequence[Passage], *,
                              threshold: float | None = None) -> Answer:
         """Read the given passages (already retrieved, or a question's own paragraph) and merge the spans
-        into a cited answer: `answer` without the retrieval step."""
+        into a cited answer: `answer` without the retrieval step. With an early-stop score, the first
+        `early_stop_passages` are read alone, and the rest only if no span there reaches that score."""
         question = clean_question(question, self.config.max_question_chars)
-        spans = self.reader.read(question, passages, top_n=self.config.spans_per_window)
         limit = self.reader.no_answer_threshold if threshold is None else threshold
+        top_n, first, stop = self.config.spans_per_window, self.config.early_stop_passages, self.early_stop_score
+        if stop is not None and len(passages) > first:
+            spans = self.reader.read(question, passages[:first], top_n=top_n)
+            if spans and spans[0].score >= max(stop, limit):  # confident already: the rest would rarely win
+                return merge_spans(question, spans, passages, threshold=limit, alternatives=self.config.alternatives,
+                                   passages_read=first)
+            spans += self.reader.read(question, passages[first:], top_n=top_n)
+        else:
+            spans = self.reader.read(question, passages, top_n=top_n)
         return merge_spans(question, spans, passages, threshold=limit, alternatives=self.config.alternatives)
+
+    @property
+    def early_stop_score(self) -> float | None:
+        """The score that ends reading after the first passages: the config's, else the reader's calibrated one."""
+        if self.config.early_stop_score is not None:
+            return None if self.config.early_stop_score == float("inf") else self.config.early_stop_score
+        return self.reader.early_stop_score
 
     def answer_many(self, questions: Sequence[str], *, k: int | None = None, threads: int = 1) -> list[Answer]:
         """Answers in the order of the questions."""

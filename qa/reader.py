@@ -61,6 +61,7 @@ class Reader(Protocol):
     """Reads passages for a question and returns candidate spans, best first."""
 
     no_answer_threshold: float
+    early_stop_score: float | None  # a span scoring this in the first passages ends the reading (None: read all)
 
     def read(self, question: str, passages: Sequence[Passage], top_n: int = 5) -> list[Span]:
         """Candidate spans, best first; `top_n` per window."""
@@ -145,6 +146,8 @@ class ExtractiveReader:
             raise ReaderNotInstalledError(f"not a transformers model folder (no config.json): {self.model_dir}")
         settings = reader_settings(self.model_dir)
         self.no_answer_threshold = float(settings.get("no_answer_threshold", 0.0)) if threshold is None else float(threshold)
+        recorded_stop = settings.get("early_stop_score")
+        self.early_stop_score = float(recorded_stop) if isinstance(recorded_stop, (int, float)) else None
         self.max_length = int(settings.get("max_length", 384)) if max_length is None else int(max_length)
         self.stride = int(settings.get("stride", 128)) if stride is None else int(stride)
         self.max_answer_tokens = max_answer_tokens

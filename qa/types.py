@@ -71,6 +71,7 @@ class Answer:
     citations: tuple[Citation, ...]
     candidates: tuple["Answer", ...] = field(default=())
     threshold: float = 0.0
+    passages_read: int = 0  # of the retrieved passages; fewer than k when a confident early answer ended the reading
 
     @property
     def abstained(self) -> bool:

@@ -360,7 +360,7 @@ def test_miss_attribution():
         result("answered-unanswerable", has_answer=False, answer_read=False),
     ]
     assert [r.miss for r in results] == [None, RETRIEVAL_MISS, READER_MISS, READER_MISS, READER_MISS]
-    assert miss_counts(results) == {"retrieval_miss": 1, "reader_miss": 3, "wrong": 4, "reader_wrong_span": 1,
+    assert miss_counts(results) == {"retrieval_miss": 1, "early_stop_miss": 0, "reader_miss": 3, "wrong": 4, "reader_wrong_span": 1,
                                     "reader_abstained": 1, "reader_answered_unanswerable": 1}
 
 
