@@ -1,6 +1,10 @@
 """`answer()` latency on the bundled articles: p50/p95 over repeated questions at a given k.
 
     python benchmarks/answer_latency.py --k 5 --repeat 5 [--reader DIR] [--backends torch,onnx,onnx-int8]
+        [--early-stop-scores inf,4.5] [--embedding-backend torch|onnx]
+
+Every combination of reader backend and early-stop score is timed interleaved, question by question,
+over the same index and embedder (inf: read all k passages; "auto": the reader's calibrated score).
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ import argparse
 import statistics
 import time
 
-from qa.config import Config
+from qa.config import Config, embedder_from_config
 from qa.pipeline import Assistant, reader_from_config
 
 QUESTIONS = [
@@ -41,6 +45,9 @@ def main() -> None:
     parser.add_argument("--mode", default="hybrid")
     parser.add_argument("--backends", default="auto",
                         help="comma-separated reader backends, timed interleaved question by question (e.g. torch,onnx-int8)")
+    parser.add_argument("--early-stop-scores", default="auto",
+                        help="comma-separated early-stop scores (inf: read all k; auto: the reader's calibrated one)")
+    parser.add_argument("--embedding-backend", default="auto", choices=("auto", "torch", "onnx"))
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for the models")
     args = parser.parse_args()
     if args.threads is not None:
@@ -48,29 +55,41 @@ def main() -> None:
 
         torch.set_num_threads(args.threads)
     backends = args.backends.split(",")
-    first = Assistant.from_config(Config(k=args.k, reader_model=args.reader, retrieval_mode=args.mode,
-                                         reader_backend=backends[0]))
-    assistants = {backends[0]: first}
+    stops = [None if s == "auto" else float(s) for s in args.early_stop_scores.split(",")]
+    config = Config(k=args.k, reader_model=args.reader, retrieval_mode=args.mode, reader_backend=backends[0],
+                    embedding_backend=args.embedding_backend)
+    embedder = embedder_from_config(config)
+    first = Assistant.from_config(config, embedder=embedder)
+    readers = {backends[0]: first.reader}
     for backend in backends[1:]:  # same index and embedder, another reader
-        config = first.config.with_changes(reader_backend=backend)
-        assistants[backend] = Assistant(first.index, first.retriever, reader_from_config(config), config)
+        readers[backend] = reader_from_config(first.config.with_changes(reader_backend=backend))
+    assistants = {}
+    for backend, reader in readers.items():
+        for stop in stops:
+            config = first.config.with_changes(reader_backend=backend, early_stop_score=stop)
+            assistants[f"{backend}/stop={'auto' if stop is None else stop}"] = Assistant(first.index, first.retriever,
+                                                                                         reader, config)
     answers = {}
-    for backend, assistant in assistants.items():
-        answers[backend] = [assistant.answer(q).text for q in QUESTIONS]  # loads models, warms up
-    timings = {backend: [] for backend in assistants}
+    for name, assistant in assistants.items():
+        answers[name] = [assistant.answer(q).text for q in QUESTIONS]  # loads models, warms up
+    timings = {name: [] for name in assistants}
+    read = {name: [] for name in assistants}
     for _ in range(args.repeat):
         for question in QUESTIONS:
-            for backend, assistant in assistants.items():
+            for name, assistant in assistants.items():
                 started = time.perf_counter()
-                assistant.answer(question)
-                timings[backend].append(1000 * (time.perf_counter() - started))
-    reference = backends[0]
-    for backend, values in timings.items():
-        same = sum(a == b for a, b in zip(answers[backend], answers[reference]))
+                answer = assistant.answer(question)
+                timings[name].append(1000 * (time.perf_counter() - started))
+                read[name].append(answer.passages_read)
+    reference = next(iter(assistants))
+    print(f"embedder backend: {embedder.backend}")
+    for name, values in timings.items():
+        same = sum(a == b for a, b in zip(answers[name], answers[reference]))
         ratio = percentile(timings[reference], 0.5) / percentile(values, 0.5)
-        print(f"answer() k={args.k} mode={args.mode} reader={backend} ({assistants[backend].reader.backend}): "
-              f"n={len(values)} p50 {percentile(values, 0.5):.1f} ms, p95 {percentile(values, 0.95):.1f} ms, "
-              f"mean {statistics.mean(values):.1f} ms; {reference} p50 / this p50 = {ratio:.2f}x; "
+        print(f"answer() k={args.k} mode={args.mode} reader={name} ({assistants[name].reader.backend}, "
+              f"early stop {assistants[name].early_stop_score}): n={len(values)} p50 {percentile(values, 0.5):.1f} ms, "
+              f"p95 {percentile(values, 0.95):.1f} ms, mean {statistics.mean(values):.1f} ms, "
+              f"passages read {statistics.mean(read[name]):.2f}; {reference} p50 / this p50 = {ratio:.2f}x; "
               f"same answer as {reference}: {same}/{len(QUESTIONS)}")
 
 
