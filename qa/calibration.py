@@ -19,6 +19,13 @@ def split_by_article(examples: Sequence[QAExample]) -> tuple[list[QAExample], li
     return [ex for ex in examples if ex.title in fit_titles], [ex for ex in examples if ex.title not in fit_titles]
 
 
+def spread(examples: Sequence[QAExample], limit: int | None) -> list[QAExample]:
+    """At most `limit` examples taken at even steps through the list (so every article is represented), in order."""
+    if limit is None or len(examples) <= limit:
+        return list(examples)
+    return [examples[(i * len(examples)) // limit] for i in range(limit)]
+
+
 def held_out_summary(report: dict) -> dict:
     """The figures the model card quotes for the held-out half."""
     return {
@@ -46,7 +53,7 @@ def calibrate_reader(model_dir: str | Path, questions: str | Path, *, write: boo
     model_dir = Path(model_dir)
     fit, held = split_by_article(load_squad(questions))
     if limit_per_half is not None:
-        fit, held = fit[:limit_per_half], held[:limit_per_half]
+        fit, held = spread(fit, limit_per_half), spread(held, limit_per_half)
     if not fit or not held:
         raise ValueError(f"{questions} needs questions from at least two articles to calibrate")
     assistant = Assistant(None, None, ExtractiveReader(model_dir, threshold=-math.inf), Config())

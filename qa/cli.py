@@ -116,7 +116,7 @@ def add_calibrate_reader(sub) -> None:
     p = sub.add_parser("calibrate-reader", help="fit the reader's no-answer threshold on SQuAD v2.0 dev (half the articles)")
     p.add_argument("questions", help="SQuAD v2.0 JSON (e.g. ../shared/qa-data/squad-v2.0/dev-v2.0.json)")
     p.add_argument("--reader", default="qa/models/reader", metavar="DIR", help="reader folder whose config.json gets the threshold")
-    p.add_argument("--limit", type=positive_int, default=None, help="at most N questions from each half (quick runs)")
+    p.add_argument("--limit", type=positive_int, default=None, help="at most N questions from each half, spread evenly over its articles (quick runs)")
     p.add_argument("--dry-run", action="store_true", help="report without writing the threshold")
     p.add_argument("--report", default=None, metavar="FILE.json", help="write the figures here")
 
@@ -145,7 +145,7 @@ def add_calibrate_early_stop(sub) -> None:
     p.add_argument("--k", type=positive_int, default=5, help="passages retrieved per question (default 5)")
     p.add_argument("--first", type=positive_int, default=2, help="passages read before the reader may stop (default 2)")
     p.add_argument("--max-f1-loss", type=float, default=0.2, help="F1 points the early stop may cost on the fitting half (default 0.2)")
-    p.add_argument("--limit", type=positive_int, default=None, help="at most N questions from each half (quick runs)")
+    p.add_argument("--limit", type=positive_int, default=None, help="at most N questions from each half, spread evenly over its articles (quick runs)")
     p.add_argument("--dry-run", action="store_true", help="report without writing the score")
     p.add_argument("--report", default=None, metavar="FILE.json", help="write the figures here")
 

@@ -96,7 +96,7 @@ def calibrate_early_stop(model_dir: str | Path, questions: str | Path, *, k: int
     """Fit the early-stop score on the first half of a SQuAD file's articles (open retrieval over the
     file's own paragraphs), report the other half with it, and store it in the reader's config.json."""
     from embeddings.index import ChunkingSettings
-    from qa.calibration import split_by_article
+    from qa.calibration import split_by_article, spread
     from qa.config import Config, embedder_from_config
     from qa.datasets import load_squad
     from qa.evaluation import scoring_for, squad_index_dir
@@ -105,7 +105,7 @@ def calibrate_early_stop(model_dir: str | Path, questions: str | Path, *, k: int
     model_dir, questions = Path(model_dir), Path(questions)
     fit, held = split_by_article(load_squad(questions))
     if limit_per_half is not None:
-        fit, held = fit[:limit_per_half], held[:limit_per_half]
+        fit, held = spread(fit, limit_per_half), spread(held, limit_per_half)
     if not fit or not held:
         raise ValueError(f"{questions} needs questions from at least two articles to calibrate")
     config = Config(reader_model=str(model_dir), embedding_model=embedding_model, k=k, early_stop_passages=first,

@@ -5,6 +5,8 @@ import math
 import shutil
 from pathlib import Path
 
+import pytest
+
 from qa.calibration import split_by_article
 from qa.cli import main
 from qa.datasets import load_squad
@@ -37,3 +39,13 @@ def test_calibrate_reader_writes_the_threshold(tmp_path, tiny_reader_dir, capsys
     before = (reader_dir / "config.json").read_text()
     assert main(["calibrate-reader", str(V2), "--reader", str(reader_dir), "--dry-run"]) == 0
     assert (reader_dir / "config.json").read_text() == before
+
+
+@pytest.mark.parametrize("n, limit, expected", [
+    (10, None, list(range(10))), (10, 20, list(range(10))), (10, 10, list(range(10))),
+    (10, 5, [0, 2, 4, 6, 8]), (10, 3, [0, 3, 6]), (10, 1, [0]), (7, 2, [0, 3]), (0, 3, []),
+])
+def test_spread_takes_even_steps_in_order(n, limit, expected):
+    from qa.calibration import spread
+
+    assert spread(list(range(n)), limit) == expected
