@@ -85,11 +85,16 @@ def load_eager(auto_class, model_dir: Path):
 
 
 def inference_session(path: Path):
-    """A CPU ONNX Runtime session using as many threads as torch is set to (`--threads` governs both)."""
+    """A CPU ONNX Runtime session using as many threads as torch is set to (`--threads` governs both).
+
+    Its threads sleep when idle instead of spinning: the embedder's and the reader's sessions take turns
+    on the same cores, and a spinning pool steals them from the other (measured: reading 2 passages
+    101 → 71 ms, retrieval 13 → 6.5 ms on 2 cores)."""
     import onnxruntime
     import torch
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     options.intra_op_num_threads = torch.get_num_threads()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

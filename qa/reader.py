@@ -90,16 +90,10 @@ class OnnxLogits:
     """The model run by ONNX Runtime (fused graph; int8 weights for `onnx-int8`); sessions are thread-safe."""
 
     def __init__(self, model_dir: Path, backend: str):
-        import onnxruntime
-        import torch
-
+        from embeddings.onnx_graph import inference_session
         from qa.onnx_export import ensure_onnx
 
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
-        options.intra_op_num_threads = torch.get_num_threads()  # --threads governs both runtimes
-        self._session = onnxruntime.InferenceSession(str(ensure_onnx(model_dir, backend)), options,
-                                                     providers=["CPUExecutionProvider"])
+        self._session = inference_session(ensure_onnx(model_dir, backend))
         self._names = {i.name for i in self._session.get_inputs()}
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
