@@ -127,9 +127,11 @@ def test_export_and_warm_start(tmp_path, squad_file, base_model):
     assert config["citeqa"]["no_answer_threshold"] == 1.5
     assert config["citeqa"]["training"]["global_step"] == 6
     assert (exported / "model.safetensors").exists() and (exported / "tokenizer.json").exists()
-    store_reader_settings(exported, backend="onnx")
+    store_reader_settings(exported, backend="onnx", early_stop_score=4.5)
     again = export_checkpoint(run_dir, exported, no_answer_threshold=2.0)
-    assert json.loads((again / "config.json").read_text())["citeqa"]["backend"] == "onnx", "the measured backend stays"
+    settings = json.loads((again / "config.json").read_text())["citeqa"]
+    assert settings["backend"] == "onnx", "the measured backend stays"
+    assert "early_stop_score" not in settings, "a score fitted to other weights is dropped: calibrate again"
 
     state = train_reader(make_config(squad_file, base_model, tmp_path / "fresh", max_steps=8),
                          warm_start=str(exported), log=lambda *_: None)
