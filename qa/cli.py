@@ -349,7 +349,8 @@ def format_answer(answer, *, mark=("[[", "]]")) -> str:
         lines.append("The documents don't say. Closest passages:")
     else:
         lines.append(f"{answer.text}")
-        lines.append(f"  confidence {answer.confidence:.0%} (score {answer.score:.2f})")
+        read = f", {answer.passages_read} passage{'s' if answer.passages_read != 1 else ''} read" if answer.passages_read else ""
+        lines.append(f"  confidence {answer.confidence:.0%} (score {answer.score:.2f}{read})")
     for number, citation in enumerate(answer.citations, start=1):
         head = f"[{number}] {citation.title}"
         details = [d for d in (citation.date, citation.source, f"page {citation.page}" if citation.page else None) if d]

@@ -80,3 +80,24 @@ def test_empty_question_is_an_error(built_index, tiny_reader_dir, capsys):
 def test_debug_flag_shows_the_traceback(tmp_path):
     with pytest.raises(Exception, match="no citeqa index"):
         main(["--debug", "info", "--index", str(tmp_path / "missing")])
+
+
+def test_the_terminal_answer_marks_the_span_and_says_how_much_was_read():
+    from qa.cli import format_answer
+    from qa.types import Answer, Citation
+
+    passage = "The new entity will start building a data center in Abilene, Texas."
+    start = passage.index("Abilene")
+    citation = Citation("d1", "Stargate", "2025-01-24", "a.txt", passage, 100 + start, 100 + start + 7, 100, 3.0)
+    text = format_answer(Answer("Where?", "Abilene", 3.0, (citation,), passages_read=2))
+    assert text.splitlines() == [
+        "Abilene",
+        "  confidence 95% (score 3.00, 2 passages read)",
+        f"[1] Stargate (2025-01-24, a.txt, chars {100 + start}-{107 + start})",
+        "    The new entity will start building a data center in [[Abilene]], Texas.",
+    ]
+    one = format_answer(Answer("Where?", "Abilene", 3.0, (citation,), passages_read=1))
+    assert "(score 3.00, 1 passage read)" in one
+    abstained = format_answer(Answer("Who?", None, -2.0, (Citation("d1", "Stargate", None, "a.txt", passage, 100, 100, 100, 0.5),)))
+    assert abstained.splitlines()[0] == "The documents don't say. Closest passages:"
+    assert "[[" not in abstained and "chars" not in abstained
