@@ -114,7 +114,10 @@ class OnnxSentenceEncoder:
             export_sentence_onnx(model_dir, layout, path)
         self._session = inference_session(path)
         self._names = [i.name for i in self._session.get_inputs()]
-        self.dimension = int(self._session.get_outputs()[0].shape[-1])
+        width = self._session.get_outputs()[0].shape[-1]
+        if not isinstance(width, int):  # a symbolic axis: the model's hidden size is the pooled width
+            width = int(_read_json(model_dir / "config.json")["hidden_size"])
+        self.dimension = width
         self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
         self._tokenizer_lock = threading.Lock()
         self._pad = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else 0
