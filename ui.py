@@ -420,7 +420,7 @@ def build_app(service_or_assistant, *, embedder=None):
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
                 chatbot = gr.Chatbot(
-                    label="citeqa", show_label=False, height=560, latex_delimiters=[], sanitize_html=True,
+                    label="citeqa", show_label=False, height="72vh", min_height=420, latex_delimiters=[], sanitize_html=True,
                     placeholder="**Ask the articles.** Every answer is a span copied from a source, with its citation.",
                 )
                 gr.ChatInterface(

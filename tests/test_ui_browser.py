@@ -22,9 +22,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 CHROMIUM = os.environ.get("CITEQA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
-# Set CITEQA_UI_SCREENSHOT=docs/chat.png (with CITEQA_UI_READER=qa/models/reader) to refresh the README picture.
+# Set CITEQA_UI_SCREENSHOT=docs/chat.png (with CITEQA_UI_READER=qa/models/reader) to refresh the README picture;
+# CITEQA_UI_QUESTION picks the question asked (default: the first example).
 SCREENSHOT = Path(os.environ.get("CITEQA_UI_SCREENSHOT", Path(tempfile.gettempdir()) / "citeqa-chat.png"))
-QUESTION = ui.EXAMPLES[0]
+QUESTION = os.environ.get("CITEQA_UI_QUESTION", ui.EXAMPLES[0])
 EVIL = (" title Evil <img src=x onerror=\"window.__citeqa_xss='img'\"> article\n date 2025-02-01\n"
         "The zeppelin museum archive holds <script>window.__citeqa_xss='script'</script> and "
         "<img src=x onerror=\"window.__citeqa_xss='img'\"> as plain text.\n")
@@ -75,7 +76,7 @@ def test_chat_in_the_browser(browser, served, tmp_path):
     from playwright.sync_api import expect
 
     url, service = served
-    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
     dialogs, errors = [], []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.on("pageerror", lambda error: errors.append(str(error)))
