@@ -14,6 +14,10 @@ from pathlib import Path
 from qa.evaluation import QuestionResult
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _num(value, digits: int = 1, suffix: str = "") -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
@@ -34,9 +38,9 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
             ("F1", _num(report["f1"], 2))]
     if "HasAns_total" in report:
         rows.append(("HasAns EM / F1", f"{_num(report['HasAns_exact_match'], 2)} / {_num(report['HasAns_f1'], 2)}"
-                     f"  ({_num(report['HasAns_total'])} questions)"))
+                     f"  ({_count(report['HasAns_total'], 'question')})"))
         rows.append(("NoAns EM / F1", f"{_num(report['NoAns_exact_match'], 2)} / {_num(report['NoAns_f1'], 2)}"
-                     f"  ({_num(report['NoAns_total'])} questions)"))
+                     f"  ({_count(report['NoAns_total'], 'question')})"))
     if report.get("mrr") is not None:
         rows.append(("retrieval", "  ".join(f"{key} {_num(report[key])}" for key in recall_keys(report))
                      + f"  MRR {_num(report['mrr'], 3)}"))
