@@ -54,7 +54,8 @@ def reader_table(results: Path) -> list[str]:
     lines = ["| set | questions | threshold | EM | F1 | HasAns EM / F1 | NoAns EM / F1 | best threshold (F1 there) | p50 ms | p95 ms | questions/s |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     found, commands = [], []
-    for label, name in (("SQuAD v1.1 dev", "reader-only-v1.1-dev"), ("SQuAD v2.0 dev", "reader-only-v2.0-dev")):
+    for label, name in (("SQuAD v1.1 dev", "reader-only-v1.1-dev"), ("SQuAD v1.1 dev, onnx-int8 reader", "reader-only-v1.1-dev-int8"),
+                        ("SQuAD v2.0 dev", "reader-only-v2.0-dev")):
         r = _load(results / f"{name}.json")
         if r is None:
             lines.append(f"| {label} | {TODO} | | | | | | | | | |")
@@ -69,21 +70,23 @@ def reader_table(results: Path) -> list[str]:
 
 
 def open_table(results: Path) -> list[str]:
-    lines = ["| retrieval | k | threshold | EM | F1 | recall@k | recall@5 | MRR | retrieval / reader misses | p50 ms | p95 ms | questions/s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| retrieval | k | threshold | EM | F1 | recall@k | recall@5 | MRR | passages read | retrieval / early-stop / reader misses | p50 ms | p95 ms | questions/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     found, commands = [], []
-    for mode in MODES:
-        for k in DEPTHS:
-            r = _load(results / f"open-v1.1-dev-{mode}-k{k}.json")
-            if r is None:
-                lines.append(f"| {mode} | {k} | {TODO} | | | | | | | | | |")
-                continue
-            found.append(r)
-            commands.append(r["settings"].get("command"))
-            misses = r["misses"]
-            lines.append(f"| {mode} | {k} | {_threshold(r)} | {_f(r['exact_match'])} | {_f(r['f1'])} | {_f(r.get(f'recall@{k}'))} | "
-                         f"{_f(r.get('recall@5'))} | {_f(r.get('mrr'), 3)} | {misses['retrieval_miss']:,} / {misses['reader_miss']:,} | "
-                         f"{_f(r['latency_ms']['p50'], 0)} | {_f(r['latency_ms']['p95'], 0)} | {_f(r['questions_per_s'], 2)} |")
+    names = [(mode, k, f"open-v1.1-dev-{mode}-k{k}") for mode in MODES for k in DEPTHS]
+    names.append(("hybrid, reading all k (no early stop)", 5, "open-v1.1-dev-hybrid-k5-read-all"))
+    for mode, k, name in names:
+        r = _load(results / f"{name}.json")
+        if r is None:
+            lines.append(f"| {mode} | {k} | {TODO} | | | | | | | | | | |")
+            continue
+        found.append(r)
+        commands.append(r["settings"].get("command"))
+        misses = r["misses"]
+        lines.append(f"| {mode} | {k} | {_threshold(r)} | {_f(r['exact_match'])} | {_f(r['f1'])} | {_f(r.get(f'recall@{k}'))} | "
+                     f"{_f(r.get('recall@5'))} | {_f(r.get('mrr'), 3)} | {_f(r.get('passages_read_mean'), 2)} | "
+                     f"{misses['retrieval_miss']:,} / {misses.get('early_stop_miss', 0):,} / {misses['reader_miss']:,} | "
+                     f"{_f(r['latency_ms']['p50'], 0)} | {_f(r['latency_ms']['p95'], 0)} | {_f(r['questions_per_s'], 2)} |")
     return lines + [""] + _provenance(found) + [f"- `{c}`" for c in commands if c]
 
 

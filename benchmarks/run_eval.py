@@ -38,11 +38,16 @@ def rows(squad_v1: Path, squad_v2: Path) -> list[tuple[str, list[str]]]:
     always = "--threshold=-inf"
     found = [
         ("reader-only-v1.1-dev", [str(squad_v1), "--reader-only", always]),
+        # the int8 decision (issue 8): int8 becomes the default only if it loses <= 1 F1 against this row's fp32
+        ("reader-only-v1.1-dev-int8", [str(squad_v1), "--reader-only", always, "--reader-backend", "onnx-int8"]),
         ("reader-only-v2.0-dev", [str(squad_v2), "--reader-only"]),
     ]
     for mode in MODES:
         for k in DEPTHS:
             found.append((f"open-v1.1-dev-{mode}-k{k}", [str(squad_v1), "--mode", mode, "--k", str(k), always]))
+    # the default reads 2 passages first and the rest only when unsure; this row reads all 5 every time
+    found.append(("open-v1.1-dev-hybrid-k5-read-all",
+                  [str(squad_v1), "--mode", "hybrid", "--k", "5", always, "--early-stop-score=inf"]))
     return found
 
 
