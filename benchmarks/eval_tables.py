@@ -50,44 +50,51 @@ def _provenance(reports: list[dict]) -> list[str]:
     return lines
 
 
-def reader_table(results: Path) -> list[str]:
-    lines = ["| set | questions | threshold | EM | F1 | HasAns EM / F1 | NoAns EM / F1 | best threshold (F1 there) | p50 ms | p95 ms | questions/s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    found, commands = [], []
-    for label, name in (("SQuAD v1.1 dev", "reader-only-v1.1-dev"), ("SQuAD v1.1 dev, onnx-int8 reader", "reader-only-v1.1-dev-int8"),
-                        ("SQuAD v2.0 dev", "reader-only-v2.0-dev")):
+def _measured_table(header: list[str], rows: list[tuple[list[str], str]], results: Path, cells) -> list[str]:
+    """The header, then one row per (leading cells, report name): `cells(lead, report)` after them, or
+    "to be measured" when the report is missing; then where and how the reports were made."""
+    columns = header[1].count("---")
+    lines, found = list(header), []
+    for lead, name in rows:
         r = _load(results / f"{name}.json")
         if r is None:
-            lines.append(f"| {label} | {TODO} | | | | | | | | | |")
+            lines.append("| " + " | ".join([*lead, TODO]) + " |" + " |" * (columns - len(lead) - 1))
             continue
         found.append(r)
-        commands.append(r["settings"].get("command"))
-        split = lambda p: f"{_f(r.get(f'{p}_exact_match'))} / {_f(r.get(f'{p}_f1'))}" if f"{p}_total" in r else "–"  # noqa: E731
-        lines.append(f"| {label} | {r['questions']:,} | {_threshold(r)} | {_f(r['exact_match'])} | {_f(r['f1'])} | {split('HasAns')} | "
-                     f"{split('NoAns')} | {_f(r['best_threshold'], 2)} ({_f(r['best_threshold_f1'])}) | "
-                     f"{_f(r['latency_ms']['p50'], 0)} | {_f(r['latency_ms']['p95'], 0)} | {_f(r['questions_per_s'], 2)} |")
+        lines.append("| " + " | ".join([*lead, *cells(lead, r)]) + " |")
+    commands = [r["settings"].get("command") for r in found]
     return lines + [""] + _provenance(found) + [f"- `{c}`" for c in commands if c]
+
+
+def reader_table(results: Path) -> list[str]:
+    header = ["| set | questions | threshold | EM | F1 | HasAns EM / F1 | NoAns EM / F1 | best threshold (F1 there) | p50 ms | p95 ms | questions/s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [(["SQuAD v1.1 dev"], "reader-only-v1.1-dev"), (["SQuAD v1.1 dev, onnx-int8 reader"], "reader-only-v1.1-dev-int8"),
+            (["SQuAD v2.0 dev"], "reader-only-v2.0-dev")]
+
+    def cells(_lead: list[str], r: dict) -> list[str]:
+        split = lambda p: f"{_f(r.get(f'{p}_exact_match'))} / {_f(r.get(f'{p}_f1'))}" if f"{p}_total" in r else "–"  # noqa: E731
+        return [f"{r['questions']:,}", _threshold(r), _f(r["exact_match"]), _f(r["f1"]), split("HasAns"), split("NoAns"),
+                f"{_f(r['best_threshold'], 2)} ({_f(r['best_threshold_f1'])})", _f(r["latency_ms"]["p50"], 0),
+                _f(r["latency_ms"]["p95"], 0), _f(r["questions_per_s"], 2)]
+
+    return _measured_table(header, rows, results, cells)
 
 
 def open_table(results: Path) -> list[str]:
-    lines = ["| retrieval | k | threshold | EM | F1 | recall@k | recall@5 | MRR | passages read | retrieval / early-stop / reader misses | p50 ms | p95 ms | questions/s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    found, commands = [], []
-    names = [(mode, k, f"open-v1.1-dev-{mode}-k{k}") for mode in MODES for k in DEPTHS]
-    names.append(("hybrid, reading all k (no early stop)", 5, "open-v1.1-dev-hybrid-k5-read-all"))
-    for mode, k, name in names:
-        r = _load(results / f"{name}.json")
-        if r is None:
-            lines.append(f"| {mode} | {k} | {TODO} | | | | | | | | | | |")
-            continue
-        found.append(r)
-        commands.append(r["settings"].get("command"))
-        misses = r["misses"]
-        lines.append(f"| {mode} | {k} | {_threshold(r)} | {_f(r['exact_match'])} | {_f(r['f1'])} | {_f(r.get(f'recall@{k}'))} | "
-                     f"{_f(r.get('recall@5'))} | {_f(r.get('mrr'), 3)} | {_f(r.get('passages_read_mean'), 2)} | "
-                     f"{misses['retrieval_miss']:,} / {misses.get('early_stop_miss', 0):,} / {misses['reader_miss']:,} | "
-                     f"{_f(r['latency_ms']['p50'], 0)} | {_f(r['latency_ms']['p95'], 0)} | {_f(r['questions_per_s'], 2)} |")
-    return lines + [""] + _provenance(found) + [f"- `{c}`" for c in commands if c]
+    header = ["| retrieval | k | threshold | EM | F1 | recall@k | recall@5 | MRR | passages read | retrieval / early-stop / reader misses | p50 ms | p95 ms | questions/s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [([mode, str(k)], f"open-v1.1-dev-{mode}-k{k}") for mode in MODES for k in DEPTHS]
+    rows.append((["hybrid, reading all k (no early stop)", "5"], "open-v1.1-dev-hybrid-k5-read-all"))
+
+    def cells(lead: list[str], r: dict) -> list[str]:
+        k, misses = lead[1], r["misses"]
+        return [_threshold(r), _f(r["exact_match"]), _f(r["f1"]), _f(r.get(f"recall@{k}")), _f(r.get("recall@5")),
+                _f(r.get("mrr"), 3), _f(r.get("passages_read_mean"), 2),
+                f"{misses['retrieval_miss']:,} / {misses.get('early_stop_miss', 0):,} / {misses['reader_miss']:,}",
+                _f(r["latency_ms"]["p50"], 0), _f(r["latency_ms"]["p95"], 0), _f(r["questions_per_s"], 2)]
+
+    return _measured_table(header, rows, results, cells)
 
 
 def index_table(results: Path) -> list[str]:

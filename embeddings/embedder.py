@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import logging
 import os
 import threading
 from pathlib import Path
@@ -11,8 +10,6 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.models import DEFAULT_EMBEDDING_NAME, default_embedding_model_path
-
-log = logging.getLogger(__name__)
 
 EMBEDDING_BACKENDS = ("auto", "torch", "onnx")
 

@@ -121,19 +121,24 @@ def add_calibrate_reader(sub) -> None:
     p.add_argument("--report", default=None, metavar="FILE.json", help="write the figures here")
 
 
-def run_calibrate_reader(args) -> int:
+def _print_summary(summary: dict, report: str | None) -> int:
+    """A calibration's figures as JSON on stdout, and into `report` when given."""
     import json
 
+    text = json.dumps(summary, indent=2)
+    if report:
+        Path(report).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+def run_calibrate_reader(args) -> int:
     from qa.calibration import calibrate_reader
 
     if not Path(args.questions).is_file():
         raise UsageError(f"question set not found: {args.questions}")
     summary = calibrate_reader(args.reader, args.questions, write=not args.dry_run, limit_per_half=args.limit, progress=True)
-    text = json.dumps(summary, indent=2)
-    if args.report:
-        Path(args.report).write_text(text + "\n", encoding="utf-8")
-    print(text)
-    return 0
+    return _print_summary(summary, args.report)
 
 
 def add_calibrate_early_stop(sub) -> None:
@@ -151,7 +156,6 @@ def add_calibrate_early_stop(sub) -> None:
 
 
 def run_calibrate_early_stop(args) -> int:
-    import json
     import math
 
     from qa.early_stop import calibrate_early_stop
@@ -165,11 +169,7 @@ def run_calibrate_early_stop(args) -> int:
     summary = calibrate_early_stop(args.reader, args.questions, k=args.k, first=args.first,
                                    max_f1_loss=args.max_f1_loss, limit_per_half=args.limit, write=not args.dry_run,
                                    embedding_model=args.embedding_model, progress=True)
-    text = json.dumps(summary, indent=2)
-    if args.report:
-        Path(args.report).write_text(text + "\n", encoding="utf-8")
-    print(text)
-    return 0
+    return _print_summary(summary, args.report)
 
 
 def add_quantize_reader(sub) -> None:
