@@ -157,26 +157,22 @@ def latency_png(results: Sequence[QuestionResult], latency: dict) -> str:
 
 def highlight(text: str, golds: Sequence[str], pred: tuple[int, int] | None) -> str:
     """`text` escaped for HTML, gold answer occurrences in <mark class="gold">, the predicted span in
-    <mark class="pred"> (gold wins where they overlap)."""
-    ranges: list[tuple[int, int, str]] = []
-    for gold in golds:
-        if gold.strip():
-            ranges += [(m.start(), m.end(), "gold") for m in re.finditer(re.escape(gold.strip()), text, re.IGNORECASE)]
-    if pred is not None and pred[0] is not None and pred[1] is not None and pred[1] > pred[0]:
-        ranges.append((pred[0], pred[1], "pred"))
-    ranges.sort(key=lambda r: (r[2] != "gold", r[0], -(r[1] - r[0])))
-    taken: list[tuple[int, int, str]] = []
-    for start, end, kind in ranges:
-        if all(end <= s or start >= e for s, e, _ in taken):
-            taken.append((start, end, kind))
-    taken.sort()
-    out, at = [], 0
-    for start, end, kind in taken:
-        out.append(html.escape(text[at:start]))
-        out.append(f'<mark class="{kind}">{html.escape(text[start:end])}</mark>')
-        at = end
-    out.append(html.escape(text[at:]))
-    return "".join(out)
+    <mark class="pred">, and where they overlap <mark class="gold pred">, so neither hides the other."""
+    golds_at = [(m.start(), m.end()) for gold in golds if gold.strip()
+                for m in re.finditer(re.escape(gold.strip()), text, re.IGNORECASE)]
+    pred_at = pred if pred is not None and None not in pred and pred[1] > pred[0] else None
+    cuts = sorted({0, len(text), *(i for span in golds_at for i in span), *(pred_at or ())})
+    pieces: list[tuple[str, str]] = []  # (kind, text), neighbours of the same kind merged
+    for start, end in zip(cuts, cuts[1:]):
+        kinds = [kind for kind, spans in (("gold", golds_at), ("pred", [pred_at] if pred_at else []))
+                 if any(s <= start and end <= e for s, e in spans)]
+        kind = " ".join(kinds)
+        if pieces and pieces[-1][0] == kind:
+            pieces[-1] = (kind, pieces[-1][1] + text[start:end])
+        else:
+            pieces.append((kind, text[start:end]))
+    return "".join(f'<mark class="{kind}">{html.escape(part)}</mark>' if kind else html.escape(part)
+                   for kind, part in pieces)
 
 
 CSS = """
@@ -214,6 +210,8 @@ summary{cursor:pointer;color:#374151}
 .passage .ph{color:#6b7280;font-size:12px}
 mark.gold{background:#bbf7d0;padding:0 1px}
 mark.pred{background:#fde68a;padding:0 1px}
+mark.gold.pred{background:#bbf7d0;box-shadow:inset 0 -3px 0 #f59e0b}
+.grid2 td.k{white-space:normal}
 .muted{color:#9ca3af}
 .legend mark{margin-right:10px}
 """
@@ -323,7 +321,7 @@ def html_page(report: dict, results: Sequence[QuestionResult]) -> str:
         '<h2>Plots</h2>', plots,
         f'<h2>The {len(worst)} worst misses</h2>',
         '<div class="sub legend">most confident wrong answers first · <mark class="gold">gold answer</mark>'
-        '<mark class="pred">predicted span</mark></div>',
+        '<mark class="pred">predicted span</mark><mark class="gold pred">both</mark></div>',
         "".join(_miss_html(i, m) for i, m in enumerate(worst, start=1)) or '<p class="muted">none</p>',
         '<h2>Settings</h2>', _table(setting_rows),
         '<h2>Versions and machine</h2>', _table(version_rows),

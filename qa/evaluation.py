@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -26,6 +27,8 @@ from embeddings.index import CURRENT, FORMAT_VERSION, ChunkingSettings, StoredDo
 from qa.datasets import QAExample, QuestionSetError, load_questions, load_squad_paragraphs
 from qa.metrics import SCORING_V1, SCORING_V2, answerable_golds, normalize_answer, percentage, question_scores
 from qa.types import Answer, Passage
+
+_SEPARATORS = re.compile(r"[^\w\s]+")  # any punctuation or symbol, Unicode dashes and quotes too
 
 WORST_MISSES = 20
 RETRIEVAL_MISS = "retrieval_miss"
@@ -98,13 +101,21 @@ class QuestionResult:
 
 def holds_answer(text: str, golds: Iterable[str]) -> bool:
     """Whether `text` contains a gold answer, compared as SQuAD-normalised token sequences (so
-    "U.S." matches "U.S" and "2" does not match inside "2015"); golds that normalise to nothing never match."""
-    haystack = f" {normalize_answer(text)} "
+    "U.S." matches "U.S" and "2" does not match inside "2015"); golds that normalise to nothing never match.
+    A gold also matches where SQuAD normalisation glues it to the next word ("11" in "11-year",
+    "Manning" in "Manning's", "1986" in "1986—when"): punctuation is tried as a separator too."""
+    forms = [(normalize_answer, f" {normalize_answer(text)} "), (_separated, f" {_separated(text)} ")]
     for gold in golds:
-        needle = normalize_answer(gold)
-        if needle and f" {needle} " in haystack:
-            return True
+        for normalise, haystack in forms:
+            needle = normalise(gold)
+            if needle and f" {needle} " in haystack:
+                return True
     return False
+
+
+def _separated(text: str) -> str:
+    """`normalize_answer` with punctuation (any Unicode punctuation or symbol) turned into spaces instead of dropped."""
+    return normalize_answer(_SEPARATORS.sub(" ", text))
 
 
 def first_hit_rank(hits: Sequence[bool]) -> int | None:

@@ -3,17 +3,23 @@ SQuAD v1.1/v2.0 scorers, every question-set format, and whole runs on tiny fixtu
 
 from __future__ import annotations
 
-import collections
 import json
 import math
 import re
-import string
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmarks.squad_official import (
+    official_v1_evaluate,
+    official_v1_exact_match_score,
+    official_v1_f1_score,
+    official_v1_metric_max_over_ground_truths,
+    official_v2_evaluate,
+    official_v2_find_best_thresh,
+)
 from qa.datasets import QAExample, QuestionSetError, load_questions, load_squad, load_squad_paragraphs
 from qa.evaluation import (
     READER_MISS,
@@ -37,167 +43,6 @@ from qa.evaluation import (
 from qa.metrics import SCORING_V1, SCORING_V2, f1_score_v1, percentage, question_scores
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-# --- Faithful copies of the official SQuAD evaluation scripts' scoring logic ------------------------
-# v1.1: https://rajpurkar.github.io/SQuAD-explorer/ evaluate-v1.1.py; v2.0: evaluate-v2.0.py (same site).
-
-
-def official_normalize_answer(s):
-    def remove_articles(text):
-        return re.sub(r"\b(a|an|the)\b", " ", text)
-
-    def white_space_fix(text):
-        return " ".join(text.split())
-
-    def remove_punc(text):
-        exclude = set(string.punctuation)
-        return "".join(ch for ch in text if ch not in exclude)
-
-    def lower(text):
-        return text.lower()
-
-    return white_space_fix(remove_articles(remove_punc(lower(s))))
-
-
-def official_v1_f1_score(prediction, ground_truth):
-    prediction_tokens = official_normalize_answer(prediction).split()
-    ground_truth_tokens = official_normalize_answer(ground_truth).split()
-    common = collections.Counter(prediction_tokens) & collections.Counter(ground_truth_tokens)
-    num_same = sum(common.values())
-    if num_same == 0:
-        return 0
-    precision = 1.0 * num_same / len(prediction_tokens)
-    recall = 1.0 * num_same / len(ground_truth_tokens)
-    f1 = (2 * precision * recall) / (precision + recall)
-    return f1
-
-
-def official_v1_exact_match_score(prediction, ground_truth):
-    return official_normalize_answer(prediction) == official_normalize_answer(ground_truth)
-
-
-def official_v1_metric_max_over_ground_truths(metric_fn, prediction, ground_truths):
-    scores_for_ground_truths = []
-    for ground_truth in ground_truths:
-        score = metric_fn(prediction, ground_truth)
-        scores_for_ground_truths.append(score)
-    return max(scores_for_ground_truths)
-
-
-def official_v1_evaluate(dataset, predictions):
-    f1 = exact_match = total = 0
-    for article in dataset:
-        for paragraph in article["paragraphs"]:
-            for qa in paragraph["qas"]:
-                total += 1
-                if qa["id"] not in predictions:
-                    continue
-                ground_truths = list(map(lambda x: x["text"], qa["answers"]))
-                prediction = predictions[qa["id"]]
-                exact_match += official_v1_metric_max_over_ground_truths(official_v1_exact_match_score, prediction, ground_truths)
-                f1 += official_v1_metric_max_over_ground_truths(official_v1_f1_score, prediction, ground_truths)
-    exact_match = 100.0 * exact_match / total
-    f1 = 100.0 * f1 / total
-    return {"exact_match": exact_match, "f1": f1}
-
-
-def official_v2_get_tokens(s):
-    if not s:
-        return []
-    return official_normalize_answer(s).split()
-
-
-def official_v2_compute_exact(a_gold, a_pred):
-    return int(official_normalize_answer(a_gold) == official_normalize_answer(a_pred))
-
-
-def official_v2_compute_f1(a_gold, a_pred):
-    gold_toks = official_v2_get_tokens(a_gold)
-    pred_toks = official_v2_get_tokens(a_pred)
-    common = collections.Counter(gold_toks) & collections.Counter(pred_toks)
-    num_same = sum(common.values())
-    if len(gold_toks) == 0 or len(pred_toks) == 0:
-        return int(gold_toks == pred_toks)
-    if num_same == 0:
-        return 0
-    precision = 1.0 * num_same / len(pred_toks)
-    recall = 1.0 * num_same / len(gold_toks)
-    f1 = (2 * precision * recall) / (precision + recall)
-    return f1
-
-
-def official_v2_get_raw_scores(dataset, preds):
-    exact_scores = {}
-    f1_scores = {}
-    for article in dataset:
-        for p in article["paragraphs"]:
-            for qa in p["qas"]:
-                qid = qa["id"]
-                gold_answers = [a["text"] for a in qa["answers"] if official_normalize_answer(a["text"])]
-                if not gold_answers:
-                    gold_answers = [""]
-                if qid not in preds:
-                    continue
-                a_pred = preds[qid]
-                exact_scores[qid] = max(official_v2_compute_exact(a, a_pred) for a in gold_answers)
-                f1_scores[qid] = max(official_v2_compute_f1(a, a_pred) for a in gold_answers)
-    return exact_scores, f1_scores
-
-
-def official_v2_make_eval_dict(exact_scores, f1_scores, qid_list=None):
-    if not qid_list:
-        total = len(exact_scores)
-        return collections.OrderedDict([
-            ("exact", 100.0 * sum(exact_scores.values()) / total),
-            ("f1", 100.0 * sum(f1_scores.values()) / total),
-            ("total", total),
-        ])
-    total = len(qid_list)
-    return collections.OrderedDict([
-        ("exact", 100.0 * sum(exact_scores[k] for k in qid_list) / total),
-        ("f1", 100.0 * sum(f1_scores[k] for k in qid_list) / total),
-        ("total", total),
-    ])
-
-
-def official_v2_find_best_thresh(preds, scores, na_probs, qid_to_has_ans):
-    num_no_ans = sum(1 for k in qid_to_has_ans if not qid_to_has_ans[k])
-    cur_score = num_no_ans
-    best_score = cur_score
-    best_thresh = 0.0
-    qid_list = sorted(na_probs, key=lambda k: na_probs[k])
-    for i, qid in enumerate(qid_list):
-        if qid not in scores:
-            continue
-        if qid_to_has_ans[qid]:
-            diff = scores[qid]
-        else:
-            if preds[qid]:
-                diff = -1
-            else:
-                diff = 0
-        cur_score += diff
-        if cur_score > best_score:
-            best_score = cur_score
-            best_thresh = na_probs[qid]
-    return 100.0 * best_score / len(scores), best_thresh
-
-
-def official_v2_evaluate(dataset, preds):
-    """The v2.0 script's main() without a no-answer probability file (na_prob 0, threshold 1.0)."""
-    qid_to_has_ans = {qa["id"]: bool(qa["answers"]) for article in dataset for p in article["paragraphs"] for qa in p["qas"]}
-    has_ans_qids = [k for k, v in qid_to_has_ans.items() if v]
-    no_ans_qids = [k for k, v in qid_to_has_ans.items() if not v]
-    exact_raw, f1_raw = official_v2_get_raw_scores(dataset, preds)
-    out_eval = official_v2_make_eval_dict(exact_raw, f1_raw)
-    if has_ans_qids:
-        for k, v in official_v2_make_eval_dict(exact_raw, f1_raw, qid_list=has_ans_qids).items():
-            out_eval[f"HasAns_{k}"] = v
-    if no_ans_qids:
-        for k, v in official_v2_make_eval_dict(exact_raw, f1_raw, qid_list=no_ans_qids).items():
-            out_eval[f"NoAns_{k}"] = v
-    return out_eval
 
 
 def ours(path: Path, predictions: dict) -> dict:
@@ -280,6 +125,17 @@ def test_holds_answer_compares_normalised_token_sequences():
     assert not holds_answer(text, [])
 
 
+def test_holds_answer_splits_at_punctuation_that_normalisation_would_glue():
+    # SQuAD normalisation drops punctuation, so "11-year" becomes "11year"; the gold "11" is still in there
+    assert holds_answer("an 11-year-old boy", ["11"])
+    assert holds_answer("Manning's pass", ["Manning"])
+    assert holds_answer("he fled in 1986\u2014when the war began", ["1986"])
+    assert holds_answer("called it \u2018often damaging\u2019, he said", ["often damaging"])
+    assert holds_answer("Pope John Paul II's visit", ["John Paul II"])
+    assert not holds_answer("the fourth time", ["four"])
+    assert not holds_answer("an 11-year-old boy", ["1"])
+
+
 def test_best_threshold_hand_worked():
     # start: abstain on all -> the 2 unanswerable questions score 1 each = 2
     # answer q0 (3.0, answerable, F1 1): 3  <- best
@@ -333,6 +189,23 @@ def test_html_highlight_escapes_text_and_marks_spans():
     assert highlight(text, ["<b>"], None) == 'Use <mark class="gold">&lt;b&gt;</mark> &amp; the Abilene, Texas site'
     marked = highlight(text, ["Abilene", "abilene, texas"], (4, 7))
     assert '<mark class="gold">Abilene, Texas</mark>' in marked and '<mark class="pred">&lt;b&gt;</mark>' in marked
+    # a prediction overlapping a gold answer keeps both visible
+    assert highlight("four years, four", ["four"], (0, 10)) == (
+        '<mark class="gold pred">four</mark><mark class="pred"> years</mark>, <mark class="gold">four</mark>')
+    assert highlight("", ["x"], (0, 0)) == "" and highlight("a&b", [], (1, 1)) == "a&amp;b"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab <&>\u00e9", max_size=30), st.lists(st.text(alphabet="ab<", max_size=3), max_size=3),
+       st.tuples(st.integers(0, 30), st.integers(0, 30)))
+def test_html_highlight_keeps_the_text(text, golds, pred):
+    import html
+
+    from qa.eval_report import highlight
+
+    marked = highlight(text, golds, (min(pred[0], len(text)), min(pred[1], len(text))))
+    assert html.unescape(re.sub(r"</?mark[^>]*>", "", marked)) == text
+    assert "<mark" not in re.sub(r'<mark class="(gold|pred|gold pred)">', "", marked)
 
 
 def test_risk_coverage_hand_worked():
