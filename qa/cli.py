@@ -9,7 +9,7 @@ from pathlib import Path
 
 from embeddings.cache import cache_root
 from embeddings.embedder import EMBEDDING_BACKENDS
-from qa.cli_types import positive_int
+from qa.cli_types import dropout_or_base, positive_int
 from qa.reader import READER_BACKENDS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -36,7 +36,7 @@ def add_train_reader(sub) -> None:
             "The shipped reader was produced by:\n\n"
             "  citeqa train-reader ../shared/qa-data/squad-v1.1/train-v1.1.json "
             "../shared/qa-data/tydiqa-goldp-en/english_tydiqa_train.json "
-            "--run reader-v1 --epochs 2 --learning-rate 1e-4 --negative-ratio 0.5 "
+            "--run reader-v1 --epochs 1 --learning-rate 1e-4 --negative-ratio 0.5 "
             "--max-length 256 --stride 128 --batch-size 32 --export qa/models/reader\n\n"
             "rerun with --resume after an interruption; if the run folder is gone, add "
             "--warm-start qa/models/reader to continue from the exported weights."
@@ -56,6 +56,9 @@ def add_train_reader(sub) -> None:
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--stride", type=int, default=128)
     p.add_argument("--negative-ratio", type=float, default=0.5, help="share of questions also paired with a same-article paragraph lacking the answer")
+    p.add_argument("--attention-dropout", type=dropout_or_base, default=0.0,
+                   help="dropout on attention probabilities (default 0: torch's fused CPU attention, ~1.6x faster "
+                        "steps); 'base' keeps the base model's")
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--checkpoint-minutes", type=float, default=10.0)
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps")
@@ -79,6 +82,7 @@ def run_train_reader(args) -> int:
         learning_rate=args.learning_rate,
         epochs=args.epochs,
         negative_ratio=args.negative_ratio,
+        attention_dropout=args.attention_dropout,
         seed=args.seed,
         checkpoint_minutes=args.checkpoint_minutes,
         max_steps=args.max_steps,

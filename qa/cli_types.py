@@ -14,3 +14,16 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def dropout_or_base(text: str) -> float | None:
+    """argparse type: a dropout probability in [0, 1), or 'base' (None: keep the model's own)."""
+    if text == "base":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1) or 'base', got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1) or 'base', got {value}")
+    return value

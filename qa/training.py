@@ -44,6 +44,9 @@ class TrainingConfig:
     warmup_fraction: float = 0.1
     epochs: float = 2.0
     negative_ratio: float = 0.5
+    # Dropout on attention probabilities. 0 lets torch run its fused attention kernel on the CPU (a step
+    # measured 1.6x faster than at the base model's 0.1); None keeps the base model's value.
+    attention_dropout: float | None = 0.0
     seed: int = 13
     checkpoint_minutes: float = 10.0
     max_steps: int | None = None  # stop here (the schedule still spans `epochs`)
@@ -241,11 +244,27 @@ def export_reader(model, tokenizer, out_dir: str | Path, citeqa_settings: dict) 
     return out_dir
 
 
+ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")  # BERT-likes, DistilBERT-likes
+
+
+def model_for_training(folder: str, attention_dropout: float | None):
+    """The QA model of `folder` in fp32, its attention dropout set to `attention_dropout` (unless None)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForQuestionAnswering
+
+    model_config = AutoConfig.from_pretrained(folder)
+    if attention_dropout is not None:
+        for key in ATTENTION_DROPOUT_KEYS:
+            if key in model_config.to_dict():
+                setattr(model_config, key, attention_dropout)
+    return AutoModelForQuestionAnswering.from_pretrained(folder, config=model_config, dtype=torch.float32)
+
+
 def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: str | None = None,
                  export_to: str | None = None, log=print) -> TrainingState:
     """Run (or continue) training; returns the final state. Exports the reader when `export_to` is set."""
     import torch
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -261,7 +280,7 @@ def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: st
 
     torch.manual_seed(config.seed)
     tokenizer = AutoTokenizer.from_pretrained(warm_start or config.base_model)
-    model = AutoModelForQuestionAnswering.from_pretrained(warm_start or config.base_model, dtype=torch.float32)
+    model = model_for_training(warm_start or config.base_model, config.attention_dropout)
     model.train()
     windows = load_windows(config, tokenizer)
     lengths = [len(w.input_ids) for w in windows]
@@ -362,6 +381,7 @@ def reader_settings(config: TrainingConfig, state: TrainingState, no_answer_thre
             "learning_rate": config.learning_rate,
             "epochs": config.epochs,
             "negative_ratio": config.negative_ratio,
+            "attention_dropout": config.attention_dropout,
             "seed": config.seed,
             "run": Path(config.run_dir).name,
         },

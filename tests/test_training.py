@@ -1,6 +1,7 @@
 """The training loop end to end on a tiny model and a tiny SQuAD file: loss falls, checkpoints resume exactly."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from qa.training import (
     TrainingConfig,
     epoch_batches,
     export_checkpoint,
+    model_for_training,
     negative_contexts,
     train_reader,
 )
@@ -136,3 +138,26 @@ def test_export_and_warm_start(tmp_path, squad_file, base_model):
     state = train_reader(make_config(squad_file, base_model, tmp_path / "fresh", max_steps=8),
                          warm_start=str(exported), log=lambda *_: None)
     assert state.global_step == 8
+
+
+@pytest.mark.parametrize("dropout, expected", [(0.0, 0.0), (0.25, 0.25), (None, "base")])
+def test_attention_dropout_is_set_on_the_model_and_recorded(tmp_path, squad_file, base_model, dropout, expected):
+    base_config = json.loads((Path(base_model) / "config.json").read_text())
+    model = model_for_training(base_model, dropout)
+    want = base_config["attention_probs_dropout_prob"] if expected == "base" else expected
+    assert model.config.attention_probs_dropout_prob == want
+    assert model.config.hidden_dropout_prob == base_config["hidden_dropout_prob"], "only attention dropout changes"
+    run_dir = tmp_path / "run"
+    train_reader(make_config(squad_file, base_model, run_dir, max_steps=1, attention_dropout=dropout),
+                 export_to=str(tmp_path / "reader"), log=lambda *_: None)
+    exported = json.loads((tmp_path / "reader" / "config.json").read_text())
+    assert exported["citeqa"]["training"]["attention_dropout"] == dropout
+    assert exported["attention_probs_dropout_prob"] == want
+
+
+def test_cli_rejects_a_bad_attention_dropout(capsys):
+    from qa.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train-reader", "x.json", "--attention-dropout", "1.5"])
+    assert "expected a probability in [0, 1) or 'base', got 1.5" in capsys.readouterr().err
