@@ -70,7 +70,8 @@ def reader_table(results: Path) -> list[str]:
     header = ["| set | questions | threshold | EM | F1 | HasAns EM / F1 | NoAns EM / F1 | best threshold (F1 there) | p50 ms | p95 ms | questions/s |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     rows = [(["SQuAD v1.1 dev"], "reader-only-v1.1-dev"), (["SQuAD v1.1 dev, onnx-int8 reader"], "reader-only-v1.1-dev-int8"),
-            (["SQuAD v2.0 dev"], "reader-only-v2.0-dev")]
+            (["SQuAD v2.0 dev"], "reader-only-v2.0-dev"),
+            (["TyDi QA GoldP English dev (out of domain)"], "reader-only-tydi-en-dev")]
 
     def cells(_lead: list[str], r: dict) -> list[str]:
         split = lambda p: f"{_f(r.get(f'{p}_exact_match'))} / {_f(r.get(f'{p}_f1'))}" if f"{p}_total" in r else "–"  # noqa: E731

@@ -1,6 +1,7 @@
 """Run the `citeqa eval` benchmarks of benchmarks/README.md, one `citeqa eval` process per row.
 
-Rows: reader-only SQuAD v1.1 dev (all 10,570 questions) and v2.0 dev (11,873); open SQuAD v1.1 dev over
+Rows: reader-only SQuAD v1.1 dev (all 10,570 questions), v2.0 dev (11,873) and TyDi QA GoldP English dev
+(440, out of domain); open SQuAD v1.1 dev over
 an index of its own 2,067 paragraphs with dense, BM25 and hybrid retrieval at k = 1, 5, 10. Each row
 writes NAME.json (the report), NAME.predictions.json (official format) and NAME.html into --out; a row
 whose report exists is skipped unless --force. The paragraphs' index is built by the first open row and
@@ -30,7 +31,7 @@ MODES = ("dense", "bm25", "hybrid")
 DEPTHS = (1, 5, 10)
 
 
-def rows(squad_v1: Path, squad_v2: Path) -> list[tuple[str, list[str]]]:
+def rows(squad_v1: Path, squad_v2: Path, tydi: Path) -> list[tuple[str, list[str]]]:
     """(name, `citeqa eval` arguments) of every benchmark row, in run order."""
     # v1.1 has no unanswerable questions: there the reader always answers (--threshold=-inf), as the
     # published v1.1 systems do; v2.0 runs with the reader's calibrated threshold. Every report also
@@ -41,6 +42,8 @@ def rows(squad_v1: Path, squad_v2: Path) -> list[tuple[str, list[str]]]:
         # the int8 decision (issue 8): int8 becomes the default only if it loses <= 1 F1 against this row's fp32
         ("reader-only-v1.1-dev-int8", [str(squad_v1), "--reader-only", always, "--reader-backend", "onnx-int8"]),
         ("reader-only-v2.0-dev", [str(squad_v2), "--reader-only"]),
+        # every TyDi GoldP question has an answer in its passage
+        ("reader-only-tydi-en-dev", [str(tydi), "--reader-only", always]),
     ]
     for mode in MODES:
         for k in DEPTHS:
@@ -55,6 +58,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--squad-v1", type=Path, default=DATA / "squad-v1.1" / "dev-v1.1.json")
     parser.add_argument("--squad-v2", type=Path, default=DATA / "squad-v2.0" / "dev-v2.0.json")
+    parser.add_argument("--tydi", type=Path, default=DATA / "tydiqa-goldp-en" / "english_tydiqa_dev.json")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--only", action="append", default=[], metavar="TEXT", help="run only rows whose name contains TEXT (repeatable)")
     parser.add_argument("--limit", type=int, default=None, help="first N questions per row (smoke runs; the README rows use all)")
@@ -65,7 +69,7 @@ def main() -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     args = parser.parse_args()
 
-    selected = [(name, extra) for name, extra in rows(args.squad_v1, args.squad_v2)
+    selected = [(name, extra) for name, extra in rows(args.squad_v1, args.squad_v2, args.tydi)
                 if not args.only or any(text in name for text in args.only)]
     if not selected:
         print("no row matches --only", file=sys.stderr)
