@@ -391,14 +391,14 @@ def reader_settings(config: TrainingConfig, state: TrainingState, no_answer_thre
 def export_checkpoint(run_dir: str | Path, out_dir: str | Path, no_answer_threshold: float | None = None) -> Path:
     """Export a run's latest checkpoint as a reader folder (mid-run too)."""
     import torch
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+    from transformers import AutoTokenizer
 
     checkpoint = torch.load(Path(run_dir) / CHECKPOINT_FILE, weights_only=False)
     stored = {k: v for k, v in checkpoint["config"].items() if k != "data_key"}
     stored["train_files"] = tuple(stored["train_files"])
     config = TrainingConfig(**stored)
     tokenizer = AutoTokenizer.from_pretrained(config.base_model)
-    model = AutoModelForQuestionAnswering.from_pretrained(config.base_model, dtype=torch.float32)
+    model = model_for_training(config.base_model, config.attention_dropout)
     model.load_state_dict(checkpoint["model"])
     model.eval()
     state = TrainingState(**checkpoint["state"])

@@ -150,9 +150,10 @@ def test_attention_dropout_is_set_on_the_model_and_recorded(tmp_path, squad_file
     run_dir = tmp_path / "run"
     train_reader(make_config(squad_file, base_model, run_dir, max_steps=1, attention_dropout=dropout),
                  export_to=str(tmp_path / "reader"), log=lambda *_: None)
-    exported = json.loads((tmp_path / "reader" / "config.json").read_text())
-    assert exported["citeqa"]["training"]["attention_dropout"] == dropout
-    assert exported["attention_probs_dropout_prob"] == want
+    for folder in (tmp_path / "reader", export_checkpoint(run_dir, tmp_path / "from-checkpoint")):
+        exported = json.loads((folder / "config.json").read_text())
+        assert exported["citeqa"]["training"]["attention_dropout"] == dropout
+        assert exported["attention_probs_dropout_prob"] == want
 
 
 def test_cli_rejects_a_bad_attention_dropout(capsys):
