@@ -62,6 +62,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--only", action="append", default=[], metavar="TEXT", help="run only rows whose name contains TEXT (repeatable)")
     parser.add_argument("--limit", type=int, default=None, help="first N questions per row (smoke runs; the README rows use all)")
+    parser.add_argument("--sample", type=int, default=None, help="N questions per row at even steps through the set (every article represented)")
     parser.add_argument("--reader", default=None, metavar="DIR", help="reader folder (default: the shipped reader)")
     parser.add_argument("--threshold", type=float, default=None, help="abstention threshold (default: the reader's)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for the models (default: torch's choice)")
@@ -79,7 +80,8 @@ def main() -> int:
     for name, extra in selected:
         report = args.out / f"{name}.json"
         command = [sys.executable, "-m", "qa.cli", "eval", *extra]
-        for flag, value in (("--limit", args.limit), ("--reader", args.reader), ("--threads", args.threads)):
+        for flag, value in (("--limit", args.limit), ("--sample", args.sample), ("--reader", args.reader),
+                            ("--threads", args.threads)):
             if value is not None:
                 command += [flag, str(value)]
         if args.threshold is not None:

@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from qa.datasets import QAExample, load_squad
+from qa.datasets import QAExample, load_squad, spread
 from qa.metrics import SCORING_V2
 from qa.reader import store_reader_settings
 
@@ -17,13 +17,6 @@ def split_by_article(examples: Sequence[QAExample]) -> tuple[list[QAExample], li
     titles = list(dict.fromkeys(ex.title for ex in examples))
     fit_titles = set(titles[: (len(titles) + 1) // 2])
     return [ex for ex in examples if ex.title in fit_titles], [ex for ex in examples if ex.title not in fit_titles]
-
-
-def spread(examples: Sequence[QAExample], limit: int | None) -> list[QAExample]:
-    """At most `limit` examples taken at even steps through the list (so every article is represented), in order."""
-    if limit is None or len(examples) <= limit:
-        return list(examples)
-    return [examples[(i * len(examples)) // limit] for i in range(limit)]
 
 
 def held_out_summary(report: dict) -> dict:

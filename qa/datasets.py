@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,3 +155,10 @@ def load_questions(path: str | Path) -> list[QAExample]:
                 for number, row in enumerate(csv.DictReader(fh), start=2)
             ]
     raise QuestionSetError(f"unsupported question set {path}: use .json (SQuAD), .jsonl or .csv")
+
+
+def spread(examples: Sequence[QAExample], limit: int | None) -> list[QAExample]:
+    """At most `limit` examples taken at even steps through the list (so every article is represented), in order."""
+    if limit is None or len(examples) <= limit:
+        return list(examples)
+    return [examples[(i * len(examples)) // limit] for i in range(limit)]

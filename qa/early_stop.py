@@ -96,7 +96,8 @@ def calibrate_early_stop(model_dir: str | Path, questions: str | Path, *, k: int
     """Fit the early-stop score on the first half of a SQuAD file's articles (open retrieval over the
     file's own paragraphs), report the other half with it, and store it in the reader's config.json."""
     from embeddings.index import ChunkingSettings
-    from qa.calibration import split_by_article, spread
+    from qa.calibration import split_by_article
+    from qa.datasets import spread
     from qa.config import Config, embedder_from_config
     from qa.datasets import load_squad
     from qa.evaluation import scoring_for, squad_index_dir

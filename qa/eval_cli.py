@@ -34,7 +34,10 @@ def add_eval(sub) -> None:
     p.add_argument("--reader-only", action="store_true", help="read each question against its own paragraph (no retrieval)")
     p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid", help="retrieval (default hybrid)")
     p.add_argument("--k", type=positive_int, default=5, help="passages the reader reads per question (default 5)")
-    p.add_argument("--limit", type=positive_int, default=None, metavar="N", help="only the first N questions, in file order")
+    subset = p.add_mutually_exclusive_group()
+    subset.add_argument("--limit", type=positive_int, default=None, metavar="N", help="only the first N questions, in file order")
+    subset.add_argument("--sample", type=positive_int, default=None, metavar="N",
+                        help="N questions at even steps through the file, so every article is represented (quicker runs)")
     p.add_argument("--reader", default=None, metavar="DIR", help="transformers question-answering model folder (default: the shipped reader)")
     p.add_argument("--threshold", type=float, default=None, help="abstain below this score (default: the reader's calibrated threshold; --threshold=-inf never abstains)")
     p.add_argument("--reader-backend", choices=READER_BACKENDS, default="auto",
@@ -71,7 +74,7 @@ def command_line(args) -> str:
         words.append(f"--early-stop-score={args.early_stop_score}")
     if args.threshold is not None:
         words.append(f"--threshold={args.threshold}")  # "=": a value such as -inf would read as a flag
-    for flag, value in (("--limit", args.limit), ("--reader", args.reader), ("--index", args.index),
+    for flag, value in (("--limit", args.limit), ("--sample", args.sample), ("--reader", args.reader), ("--index", args.index),
                         ("--embedding-model", args.embedding_model), ("--threads", args.threads)):
         if value is not None:
             words += [flag, str(value)]
@@ -97,7 +100,7 @@ def run_eval(args) -> int:
         torch.set_num_threads(args.threads)
     options = EvalOptions(
         questions=args.questions, reader_only=args.reader_only, retrieval_mode=args.mode, k=args.k,
-        limit=args.limit, reader=args.reader, threshold=args.threshold, index=args.index,
+        limit=args.limit, sample=args.sample, reader=args.reader, threshold=args.threshold, index=args.index,
         embedding_model=args.embedding_model, reader_backend=args.reader_backend,
         embedding_backend=args.embedding_backend, early_stop_score=args.early_stop_score,
     )

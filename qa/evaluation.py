@@ -24,7 +24,7 @@ import numpy as np
 
 from corpus.documents import Chunk, Document, document_id
 from embeddings.index import CURRENT, FORMAT_VERSION, ChunkingSettings, StoredDocument
-from qa.datasets import QAExample, QuestionSetError, load_questions, load_squad_paragraphs
+from qa.datasets import QAExample, QuestionSetError, load_questions, load_squad_paragraphs, spread
 from qa.metrics import SCORING_V1, SCORING_V2, answerable_golds, normalize_answer, percentage, question_scores
 from qa.types import Answer, Passage
 
@@ -408,7 +408,8 @@ class EvalOptions:
     reader_only: bool = False
     retrieval_mode: str = "hybrid"
     k: int = 5
-    limit: int | None = None
+    limit: int | None = None  # the first N questions
+    sample: int | None = None  # N questions at even steps through the set (every article represented)
     reader: str | None = None
     threshold: float | None = None
     index: str | None = None
@@ -522,6 +523,7 @@ def evaluate(options: EvalOptions, *, embedder=None, reader=None, progress: bool
     examples = load_questions(path)
     if options.limit is not None:
         examples = examples[: options.limit]
+    examples = spread(examples, options.sample)
     if not examples:
         raise QuestionSetError(f"{path} holds no questions")
     config = Config(
@@ -579,6 +581,7 @@ def evaluate(options: EvalOptions, *, embedder=None, reader=None, progress: bool
         "retrieval_mode": None if options.reader_only else options.retrieval_mode,
         "k": None if options.reader_only else options.k,
         "limit": options.limit,
+        "sample": options.sample,
         "threshold": threshold,
         "reader": str(getattr(assistant.reader, "model_dir", options.reader)),
         "reader_max_length": getattr(assistant.reader, "max_length", None),

@@ -46,6 +46,6 @@ def test_calibrate_reader_writes_the_threshold(tmp_path, tiny_reader_dir, capsys
     (10, 5, [0, 2, 4, 6, 8]), (10, 3, [0, 3, 6]), (10, 1, [0]), (7, 2, [0, 3]), (0, 3, []),
 ])
 def test_spread_takes_even_steps_in_order(n, limit, expected):
-    from qa.calibration import spread
+    from qa.datasets import spread
 
     assert spread(list(range(n)), limit) == expected

@@ -398,6 +398,14 @@ def test_reader_only_v2_split_agrees_with_official(tiny_reader, threshold):
     assert report["best_threshold_f1"] >= max(report["f1"], 30.0) - 1e-9
 
 
+def test_sample_takes_questions_at_even_steps(tiny_reader):
+    path = FIXTURES / "squad_v2_tiny.json"
+    every = [ex.id for ex in load_questions(path)]
+    run = evaluate(EvalOptions(str(path), reader_only=True, sample=4), reader=tiny_reader)
+    assert list(run.predictions) == [every[i] for i in (0, 2, 5, 7)]
+    assert run.report["questions"] == 4 and run.report["settings"]["sample"] == 4
+
+
 def test_open_runs_on_jsonl_and_csv_over_a_given_index(built_index, embedder, tiny_reader):
     for name in ("questions.jsonl", "questions.csv"):
         run = evaluate(EvalOptions(str(FIXTURES / name), index=str(built_index), k=2, retrieval_mode="dense", limit=3),
@@ -421,3 +429,6 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert "question set not found" in capsys.readouterr().err
     assert main(["eval", str(FIXTURES / "squad_v1_tiny.json"), "--reader-only", "--index", str(tmp_path)]) == 2
     assert "takes no --index" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["eval", str(FIXTURES / "squad_v1_tiny.json"), "--limit", "3", "--sample", "3"])
+    assert exited.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
