@@ -83,14 +83,14 @@ def reader_table(results: Path) -> list[str]:
 
 
 def open_table(results: Path) -> list[str]:
-    header = ["| retrieval | k | threshold | EM | F1 | recall@k | recall@5 | MRR | passages read | retrieval / early-stop / reader misses | p50 ms | p95 ms | questions/s |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    header = ["| retrieval | k | questions | threshold | EM | F1 | recall@k | recall@5 | MRR | passages read | retrieval / early-stop / reader misses | p50 ms | p95 ms | questions/s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     rows = [([mode, str(k)], f"open-v1.1-dev-{mode}-k{k}") for mode in MODES for k in DEPTHS]
     rows.append((["hybrid, reading all k (no early stop)", "5"], "open-v1.1-dev-hybrid-k5-read-all"))
 
     def cells(lead: list[str], r: dict) -> list[str]:
         k, misses = lead[1], r["misses"]
-        return [_threshold(r), _f(r["exact_match"]), _f(r["f1"]), _f(r.get(f"recall@{k}")), _f(r.get("recall@5")),
+        return [f"{r['questions']:,}", _threshold(r), _f(r["exact_match"]), _f(r["f1"]), _f(r.get(f"recall@{k}")), _f(r.get("recall@5")),
                 _f(r.get("mrr"), 3), _f(r.get("passages_read_mean"), 2),
                 f"{misses['retrieval_miss']:,} / {misses.get('early_stop_miss', 0):,} / {misses['reader_miss']:,}",
                 _f(r["latency_ms"]["p50"], 0), _f(r["latency_ms"]["p95"], 0), _f(r["questions_per_s"], 2)]

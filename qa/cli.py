@@ -9,7 +9,7 @@ from pathlib import Path
 
 from embeddings.cache import cache_root
 from embeddings.embedder import EMBEDDING_BACKENDS
-from qa.cli_types import dropout_or_base, positive_int
+from qa.cli_types import dropout_or_base, positive_int, share
 from qa.reader import READER_BACKENDS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -55,7 +55,10 @@ def add_train_reader(sub) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--stride", type=int, default=128)
-    p.add_argument("--negative-ratio", type=float, default=0.5, help="share of questions also paired with a same-article paragraph lacking the answer")
+    p.add_argument("--negative-ratio", type=share, default=0.5, help="share of questions also paired with a same-article paragraph lacking the answer")
+    p.add_argument("--answer-removed-ratio", type=share, default=0.0,
+                   help="share of questions also paired with their own paragraph minus the sentences holding the "
+                        "answer, labelled unanswerable (SQuAD 2.0-like hard negatives; default 0)")
     p.add_argument("--attention-dropout", type=dropout_or_base, default=0.0,
                    help="dropout on attention probabilities (default 0: torch's fused CPU attention, ~1.6x faster "
                         "steps); 'base' keeps the base model's")
@@ -82,6 +85,7 @@ def run_train_reader(args) -> int:
         learning_rate=args.learning_rate,
         epochs=args.epochs,
         negative_ratio=args.negative_ratio,
+        answer_removed_ratio=args.answer_removed_ratio,
         attention_dropout=args.attention_dropout,
         seed=args.seed,
         checkpoint_minutes=args.checkpoint_minutes,

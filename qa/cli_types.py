@@ -27,3 +27,14 @@ def dropout_or_base(text: str) -> float | None:
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"expected a probability in [0, 1) or 'base', got {value}")
     return value
+
+
+def share(text: str) -> float:
+    """argparse type: a share of the questions, in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share in [0, 1], got {value}")
+    return value

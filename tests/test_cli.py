@@ -101,3 +101,14 @@ def test_the_terminal_answer_marks_the_span_and_says_how_much_was_read():
     abstained = format_answer(Answer("Who?", None, -2.0, (Citation("d1", "Stargate", None, "a.txt", passage, 100, 100, 100, 0.5),)))
     assert abstained.splitlines()[0] == "The documents don't say. Closest passages:"
     assert "[[" not in abstained and "chars" not in abstained
+
+
+@pytest.mark.parametrize("flag, value", [("--negative-ratio", "1.5"), ("--answer-removed-ratio", "-0.1"),
+                                          ("--answer-removed-ratio", "half")])
+def test_train_reader_rejects_a_share_outside_0_to_1(tmp_path, capsys, flag, value):
+    train = tmp_path / "train.json"
+    train.write_text('{"version": "1.1", "data": []}')
+    with pytest.raises(SystemExit) as stopped:
+        main(["train-reader", str(train), flag, value])
+    assert stopped.value.code == 2
+    assert f"expected a share in [0, 1], got {value if value == 'half' else float(value)}" in capsys.readouterr().err.replace("'", "")

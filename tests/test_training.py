@@ -12,9 +12,11 @@ from qa.training import (
     epoch_batches,
     export_checkpoint,
     model_for_training,
+    answer_removed_contexts,
     negative_contexts,
     train_reader,
 )
+from qa.datasets import QAExample
 from qa.datasets import load_squad
 from qa.reader import store_reader_settings
 
@@ -69,6 +71,46 @@ def test_negatives_come_from_the_same_article_and_lack_the_answer(squad_file):
         assert negative.context != example.context
         assert example.answers[0].lower() not in negative.context.lower()
         assert negative.answer_span == (-1, -1)
+
+
+def example(context: str, answer: str, question: str = "Where is it?") -> QAExample:
+    return QAExample(id=question, question=question, answers=(answer,), answer_starts=(context.find(answer),),
+                     context=context, title="T")
+
+
+def test_answer_removed_negatives_keep_the_paragraph_without_the_answer_sentences():
+    context = "Stargate is a venture. The data center is in Abilene, Texas. Abilene has grown fast. It opens soon."
+    (negative,) = answer_removed_contexts([example(context, "Abilene")], ratio=1.0, seed=0)
+    assert negative.context == "Stargate is a venture. It opens soon."
+    assert negative.answer_span == (-1, -1) and negative.question == "Where is it?"
+
+
+@pytest.mark.parametrize("context, answer", [
+    ("The data center is in Abilene, Texas.", "Abilene"),                 # nothing would remain
+    ("It is in Abilene. Texas is big. It opens soon.", "Abilene. Texas"),  # the answer crosses a sentence end
+    ("Built in ABILENE. It opens soon. Abilene grows.", "abilene"),         # every case of the answer goes
+])
+def test_answer_removed_negatives_never_hold_an_answer(context, answer):
+    negatives = answer_removed_contexts([example(context, answer)], ratio=1.0, seed=0)
+    assert all(answer.lower() not in n.context.lower() for n in negatives)
+    if "grows" in context:
+        assert [n.context for n in negatives] == ["It opens soon."]
+    else:
+        assert negatives == []
+
+
+def test_answer_removed_ratio_picks_a_share_of_questions_deterministically():
+    examples = [example(f"Fact {n} is here. The answer is X{n}. More text.", f"X{n}", f"q{n}") for n in range(400)]
+    chosen = answer_removed_contexts(examples, ratio=0.25, seed=3)
+    assert 70 <= len(chosen) <= 130
+    assert chosen == answer_removed_contexts(examples, ratio=0.25, seed=3)
+    assert answer_removed_contexts(examples, ratio=0.0, seed=3) == []
+
+
+def test_answer_removed_ratio_changes_the_data_key_only_when_set(squad_file, tmp_path):
+    base = make_config(squad_file, "base", tmp_path)
+    assert make_config(squad_file, "base", tmp_path, answer_removed_ratio=0.0).data_key() == base.data_key()
+    assert make_config(squad_file, "base", tmp_path, answer_removed_ratio=0.25).data_key() != base.data_key()
 
 
 @pytest.fixture
