@@ -65,6 +65,9 @@ def add_train_reader(sub) -> None:
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--checkpoint-minutes", type=float, default=10.0)
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many optimizer steps")
+    p.add_argument("--schedule-steps", type=positive_int, default=None,
+                   help="end the learning-rate schedule (linear decay to 0) at this global step instead of after "
+                        "--epochs: train in segments that each end annealed (with --warm-start or --resume)")
     p.add_argument("--limit-questions", type=int, default=None, help="use only the first N questions (smoke runs)")
 
 
@@ -90,6 +93,7 @@ def run_train_reader(args) -> int:
         seed=args.seed,
         checkpoint_minutes=args.checkpoint_minutes,
         max_steps=args.max_steps,
+        schedule_steps=args.schedule_steps,
         limit_questions=args.limit_questions,
     )
     state = train_reader(config, resume=args.resume, warm_start=args.warm_start, export_to=args.export)

@@ -180,10 +180,10 @@ class ExtractiveReader:
         log.warning("question of %d tokens cut to %d for the reader", len(offsets), limit)
         return question[: offsets[limit - 1][1]]
 
-    def read(self, question: str, passages: Sequence[Passage], top_n: int = 5) -> list[Span]:
-        if not passages:
-            return []
-        model, tokenizer = self._load()
+    def windows(self, question: str, passages: Sequence[Passage]):
+        """The tokenised windows the model reads for `passages` (at most `max_windows_per_passage` each),
+        shortest first: (the tokenizer's encoding, the indices of the windows kept)."""
+        _, tokenizer = self._load()
         question = self.clip_question(question.strip())
         with self._tokenizer_lock:
             encoded = tokenizer(
@@ -203,6 +203,13 @@ class ExtractiveReader:
                 per_passage[p] = per_passage.get(p, 0) + 1
                 windows.append(w)
         windows.sort(key=lambda w: len(encoded["input_ids"][w]))
+        return encoded, windows
+
+    def read(self, question: str, passages: Sequence[Passage], top_n: int = 5) -> list[Span]:
+        if not passages:
+            return []
+        model, tokenizer = self._load()
+        encoded, windows = self.windows(question, passages)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         has_types = "token_type_ids" in encoded
         best: dict[tuple[int, int, int], Span] = {}

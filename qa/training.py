@@ -53,6 +53,9 @@ class TrainingConfig:
     seed: int = 13
     checkpoint_minutes: float = 10.0
     max_steps: int | None = None  # stop here (the schedule still spans `epochs`)
+    # The step where the learning rate reaches 0, instead of after `epochs`: training in segments that
+    # each end annealed, so a segment's weights can ship even if the next one never runs.
+    schedule_steps: int | None = None
     limit_questions: int | None = None
 
     def data_key(self) -> str:
@@ -308,7 +311,7 @@ def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: st
     windows = load_windows(config, tokenizer)
     lengths = [len(w.input_ids) for w in windows]
     steps_per_epoch = math.ceil(len(windows) / config.batch_size)
-    total_steps = int(steps_per_epoch * config.epochs)
+    total_steps = int(steps_per_epoch * config.epochs) if config.schedule_steps is None else config.schedule_steps
     # max_steps stops early without changing the learning-rate schedule, so a run stopped there and
     # resumed follows the same path as one never stopped.
     stop_at = total_steps if config.max_steps is None else min(total_steps, config.max_steps)
@@ -340,6 +343,8 @@ def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: st
         state.global_step = step
         state.epoch, state.batch_in_epoch = divmod(step, steps_per_epoch)
         state.seconds = float(record.get("seconds", 0.0))
+        if config.schedule_steps is not None and step >= config.schedule_steps:
+            raise ValueError(f"{warm_start} is at step {step}: --schedule-steps {config.schedule_steps} must lie beyond it")
         log(f"warm start from {warm_start} at step {step}/{total_steps} (fresh optimizer moments)")
 
     def save_checkpoint() -> None:
@@ -403,6 +408,7 @@ def reader_settings(config: TrainingConfig, state: TrainingState, no_answer_thre
             "batch_size": config.batch_size,
             "learning_rate": config.learning_rate,
             "epochs": config.epochs,
+            "schedule_steps": config.schedule_steps,
             "negative_ratio": config.negative_ratio,
             "answer_removed_ratio": config.answer_removed_ratio,
             "attention_dropout": config.attention_dropout,

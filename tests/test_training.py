@@ -182,6 +182,29 @@ def test_export_and_warm_start(tmp_path, squad_file, base_model):
     assert state.global_step == 8
 
 
+def test_segments_each_end_annealed_at_their_schedule_steps(tmp_path, squad_file, base_model):
+    """A segment (--schedule-steps) continues from exported weights at their step and ends at lr 0."""
+    first = train_reader(make_config(squad_file, base_model, tmp_path / "one", schedule_steps=5),
+                         export_to=str(tmp_path / "reader"), log=lambda *_: None)
+    assert first.global_step == 5
+    one = torch.load(tmp_path / "one" / CHECKPOINT_FILE, weights_only=False)
+    assert one["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    settings = json.loads((tmp_path / "reader" / "config.json").read_text())["citeqa"]["training"]
+    assert settings["schedule_steps"] == 5 and settings["global_step"] == 5
+
+    second = make_config(squad_file, base_model, tmp_path / "two", schedule_steps=9)
+    logs = []
+    state = train_reader(second, warm_start=str(tmp_path / "reader"), log=logs.append)
+    assert state.global_step == 9 and len(state.losses) == 4, "steps 6-9 only"
+    assert "warm start from" in logs[0] and "at step 5/9" in logs[0]
+    two = torch.load(tmp_path / "two" / CHECKPOINT_FILE, weights_only=False)
+    assert two["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+    with pytest.raises(ValueError, match="is at step 5: --schedule-steps 5 must lie beyond it"):
+        train_reader(make_config(squad_file, base_model, tmp_path / "three", schedule_steps=5),
+                     warm_start=str(tmp_path / "reader"), log=lambda *_: None)
+
+
 @pytest.mark.parametrize("dropout, expected", [(0.0, 0.0), (0.25, 0.25), (None, "base")])
 def test_attention_dropout_is_set_on_the_model_and_recorded(tmp_path, squad_file, base_model, dropout, expected):
     base_config = json.loads((Path(base_model) / "config.json").read_text())
