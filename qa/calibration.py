@@ -1,10 +1,14 @@
-"""Calibrate a reader's no-answer threshold: fit it on one half of SQuAD v2.0 dev's articles, report
-the other half, and store it in the model folder where `ExtractiveReader` reads it."""
+"""Calibrate a reader's no-answer threshold: fit it on one half of a question set's articles, report the
+other half, and store it in the model folder where `ExtractiveReader` reads it. Two settings: SQuAD v2.0
+(each question read against its own paragraph; unanswerable means the paragraph lacks the answer) and
+open (questions retrieved over a collection holding every other article; unanswerable means no indexed
+document holds the answer, the case the product abstains on)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from qa.datasets import QAExample, load_squad, spread
@@ -30,9 +34,10 @@ def held_out_summary(report: dict) -> dict:
     }
 
 
-def store_threshold(model_dir: Path, threshold: float) -> None:
-    """Write `citeqa.no_answer_threshold` into the model folder's config.json (atomically)."""
-    store_reader_settings(model_dir, no_answer_threshold=threshold)
+def store_threshold(model_dir: Path, threshold: float, fitted_on: str = "squad-v2.0") -> None:
+    """Write `citeqa.no_answer_threshold` (and the setting it was fitted in) into the model folder's
+    config.json (atomically)."""
+    store_reader_settings(model_dir, no_answer_threshold=threshold, threshold_fitted_on=fitted_on)
 
 
 def calibrate_reader(model_dir: str | Path, questions: str | Path, *, write: bool = True,
@@ -69,4 +74,79 @@ def calibrate_reader(model_dir: str | Path, questions: str | Path, *, write: boo
     }
     if write:
         store_threshold(model_dir, threshold)
+    return summary
+
+
+def collection_split(examples: Sequence[QAExample]) -> tuple[frozenset[str], list[QAExample]]:
+    """Every other article (in file order, from the first) stays in the collection; questions about the
+    others become unanswerable, since no indexed document holds their answer."""
+    titles = list(dict.fromkeys(ex.title for ex in examples))
+    present = frozenset(titles[0::2])
+    return present, [ex if ex.title in present else replace(ex, answers=(), answer_starts=()) for ex in examples]
+
+
+def outcome_at(results: Sequence, threshold: float) -> dict:
+    """Official v2.0 F1, HasAns F1 and NoAns accuracy (%) when answering exactly the questions whose best
+    span scores at least `threshold` (`results` read with no threshold)."""
+    answered = [r.score >= threshold and bool(r.best_text) for r in results]
+    f1 = [(r.best_f1 if a else 0.0) if r.has_answer else (0.0 if a else 1.0) for r, a in zip(results, answered)]
+    has = [v for r, v in zip(results, f1) if r.has_answer]
+    no = [v for r, v in zip(results, f1) if not r.has_answer]
+    mean = lambda values: 100.0 * sum(values) / len(values) if values else None  # noqa: E731
+    return {"questions": len(results), "f1": mean(f1), "HasAns_f1": mean(has), "NoAns_accuracy": mean(no),
+            "answered": sum(answered), "HasAns_total": len(has), "NoAns_total": len(no)}
+
+
+def calibrate_open_threshold(model_dir: str | Path, questions: str | Path, *, k: int = 5, write: bool = True,
+                             limit_per_half: int | None = None, embedding_model: str | None = None,
+                             progress: bool = False) -> dict:
+    """Fit the threshold maximising v2.0 F1 on open retrieval: index every other article of a SQuAD file,
+    ask the first half of all articles' questions (those about absent articles must abstain), and report the
+    other half, with the folder's previous threshold beside it."""
+    from embeddings.index import ChunkingSettings
+    from qa.config import Config, embedder_from_config
+    from qa.evaluation import find_best_threshold, run_questions, squad_index_dir
+    from qa.pipeline import Assistant
+    from qa.reader import ExtractiveReader, reader_settings
+
+    model_dir, questions = Path(model_dir), Path(questions)
+    present, relabelled = collection_split(load_squad(questions))
+    fit, held = split_by_article(relabelled)
+    if limit_per_half is not None:
+        fit, held = spread(fit, limit_per_half), spread(held, limit_per_half)
+    for half in (fit, held):
+        if not any(ex.answers for ex in half) or all(ex.answers for ex in half):
+            raise ValueError(f"{questions} needs at least four articles with questions to calibrate in the open setting")
+    previous = reader_settings(model_dir).get("no_answer_threshold")
+    config = Config(reader_model=str(model_dir), embedding_model=embedding_model, k=k, early_stop_score=math.inf)
+    embedder = embedder_from_config(config)
+    chunking = ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences)
+    index_dir = squad_index_dir(questions, embedder, chunking, titles=present, progress=progress)
+    assistant = Assistant.from_config(config.with_changes(index_dir=str(index_dir)), embedder=embedder,
+                                      reader=ExtractiveReader(model_dir, threshold=-math.inf))
+
+    def read(examples):
+        results, _ = run_questions(examples, assistant, k=k, threshold=-math.inf, reader_only=False,
+                                   scoring=SCORING_V2, progress=progress)
+        return results
+
+    fit_results = read(fit)
+    best_f1, threshold = find_best_threshold([r.score for r in fit_results], [r.best_f1 for r in fit_results],
+                                             [r.has_answer for r in fit_results], [bool(r.best_text) for r in fit_results])
+    if threshold is None:
+        raise ValueError("no finite span scores on the calibration half: is this a question-answering model?")
+    held_results = read(held)
+    summary = {
+        "threshold": threshold,
+        "fitted_on": "open",
+        "questions_file": questions.name,
+        "k": k,
+        "articles_indexed": len(present),
+        "fit": {"articles": len({ex.title for ex in fit}), "questions": len(fit), "best_f1": best_f1},
+        "held_out": {"articles": len({ex.title for ex in held}), **outcome_at(held_results, threshold)},
+    }
+    if isinstance(previous, (int, float)):
+        summary["held_out_at_previous_threshold"] = {"threshold": previous, **outcome_at(held_results, previous)}
+    if write:
+        store_threshold(model_dir, threshold, fitted_on="open")
     return summary

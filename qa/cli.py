@@ -125,9 +125,14 @@ def run_export_reader(args) -> int:
 
 
 def add_calibrate_reader(sub) -> None:
-    p = sub.add_parser("calibrate-reader", help="fit the reader's no-answer threshold on SQuAD v2.0 dev (half the articles)")
-    p.add_argument("questions", help="SQuAD v2.0 JSON (e.g. ../shared/qa-data/squad-v2.0/dev-v2.0.json)")
+    p = sub.add_parser("calibrate-reader", help="fit the reader's no-answer threshold on SQuAD v2.0 dev, or in the open setting (half the articles)")
+    p.add_argument("questions", help="SQuAD v2.0 JSON (e.g. ../shared/qa-data/squad-v2.0/dev-v2.0.json); with --open any "
+                                     "SQuAD JSON (e.g. ../shared/qa-data/squad-v1.1/dev-v1.1.json)")
     p.add_argument("--reader", default="qa/models/reader", metavar="DIR", help="reader folder whose config.json gets the threshold")
+    p.add_argument("--open", action="store_true",
+                   help="fit on open retrieval instead: every other article indexed, questions about the rest must abstain")
+    p.add_argument("--k", type=positive_int, default=5, help="with --open: passages read per question (default 5)")
+    p.add_argument("--embedding-model", default=None, metavar="DIR", help="with --open: sentence-transformers model folder")
     p.add_argument("--limit", type=positive_int, default=None, help="at most N questions from each half, spread evenly over its articles (quick runs)")
     p.add_argument("--dry-run", action="store_true", help="report without writing the threshold")
     p.add_argument("--report", default=None, metavar="FILE.json", help="write the figures here")
@@ -149,7 +154,15 @@ def run_calibrate_reader(args) -> int:
 
     if not Path(args.questions).is_file():
         raise UsageError(f"question set not found: {args.questions}")
-    summary = calibrate_reader(args.reader, args.questions, write=not args.dry_run, limit_per_half=args.limit, progress=True)
+    if not (Path(args.reader) / "config.json").is_file():
+        raise UsageError(f"not a reader folder (no config.json): {args.reader}")
+    if args.open:
+        from qa.calibration import calibrate_open_threshold
+
+        summary = calibrate_open_threshold(args.reader, args.questions, k=args.k, write=not args.dry_run,
+                                           limit_per_half=args.limit, embedding_model=args.embedding_model, progress=True)
+    else:
+        summary = calibrate_reader(args.reader, args.questions, write=not args.dry_run, limit_per_half=args.limit, progress=True)
     return _print_summary(summary, args.report)
 
 

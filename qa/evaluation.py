@@ -16,7 +16,7 @@ import platform
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -458,19 +458,22 @@ def file_digest(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def squad_index_dir(path: str | Path, embedder, chunking: ChunkingSettings, *, progress: bool = False) -> Path:
-    """The index over a SQuAD file's own paragraphs, in `cache_root()/eval-indexes/`, keyed by the file's
-    bytes, the embedding model and the chunking; built on first use and reused after."""
+def squad_index_dir(path: str | Path, embedder, chunking: ChunkingSettings, *, titles: Collection[str] | None = None,
+                    progress: bool = False) -> Path:
+    """The index over a SQuAD file's own paragraphs (only those of the articles in `titles` when given), in
+    `cache_root()/eval-indexes/`, keyed by the file's bytes, the articles, the embedding model and the
+    chunking; built on first use and reused after."""
     from embeddings.index import update_index
     from qa.defaults import cache_root
 
     path = Path(path)
-    key = hashlib.sha256(
-        f"{file_digest(path)}|{embedder.name}|{chunking.max_words}|{chunking.overlap_sentences}|{FORMAT_VERSION}".encode()
-    ).hexdigest()[:16]
-    folder = cache_root() / "eval-indexes" / f"{path.stem}-{key}"
+    parts = f"{file_digest(path)}|{embedder.name}|{chunking.max_words}|{chunking.overlap_sentences}|{FORMAT_VERSION}"
+    if titles is not None:
+        parts += "|" + "\n".join(sorted(titles))
+    key = hashlib.sha256(parts.encode()).hexdigest()[:16]
+    folder = cache_root() / "eval-indexes" / f"{path.stem}{'' if titles is None else '-articles'}-{key}"
     if not (folder / CURRENT).exists():
-        documents = paragraph_documents(path)
+        documents = [d for d in paragraph_documents(path) if titles is None or d.title in titles]
         if progress:
             print(f"indexing the {len(documents)} paragraphs of {path.name} into {folder} (once)", file=sys.stderr)
         update_index(folder, embedder, add=documents, chunking=chunking, wait_seconds=3600, progress=progress)
