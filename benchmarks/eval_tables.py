@@ -35,6 +35,13 @@ def _threshold(report: dict) -> str:
     return "none" if value is None else f"{value:.2f}"
 
 
+def _runtime(report: dict) -> str:
+    """The reader backend a run used, and its early-stop score when it had one."""
+    settings = report.get("settings", {})
+    stop = (settings.get("early_stop") or {}).get("score")
+    return str(settings.get("reader_backend", "–")) + ("" if stop is None else f", early stop {_f(stop, 2)}")
+
+
 def _provenance(reports: list[dict]) -> list[str]:
     if not reports:
         return []
@@ -67,15 +74,15 @@ def _measured_table(header: list[str], rows: list[tuple[list[str], str]], result
 
 
 def reader_table(results: Path) -> list[str]:
-    header = ["| set | questions | threshold | EM | F1 | HasAns EM / F1 | NoAns EM / F1 | best threshold (F1 there) | p50 ms | p95 ms | questions/s |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    rows = [(["SQuAD v1.1 dev"], "reader-only-v1.1-dev"), (["SQuAD v1.1 dev, onnx-int8 reader"], "reader-only-v1.1-dev-int8"),
+    header = ["| set | reader runtime | questions | threshold | EM | F1 | HasAns EM / F1 | NoAns EM / F1 | best threshold (F1 there) | p50 ms | p95 ms | questions/s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [(["SQuAD v1.1 dev"], "reader-only-v1.1-dev"), (["SQuAD v1.1 dev"], "reader-only-v1.1-dev-int8"),
             (["SQuAD v2.0 dev"], "reader-only-v2.0-dev"),
             (["TyDi QA GoldP English dev (out of domain)"], "reader-only-tydi-en-dev")]
 
     def cells(_lead: list[str], r: dict) -> list[str]:
         split = lambda p: f"{_f(r.get(f'{p}_exact_match'))} / {_f(r.get(f'{p}_f1'))}" if f"{p}_total" in r else "–"  # noqa: E731
-        return [f"{r['questions']:,}", _threshold(r), _f(r["exact_match"]), _f(r["f1"]), split("HasAns"), split("NoAns"),
+        return [_runtime(r), f"{r['questions']:,}", _threshold(r), _f(r["exact_match"]), _f(r["f1"]), split("HasAns"), split("NoAns"),
                 f"{_f(r['best_threshold'], 2)} ({_f(r['best_threshold_f1'])})", _f(r["latency_ms"]["p50"], 0),
                 _f(r["latency_ms"]["p95"], 0), _f(r["questions_per_s"], 2)]
 
@@ -83,14 +90,14 @@ def reader_table(results: Path) -> list[str]:
 
 
 def open_table(results: Path) -> list[str]:
-    header = ["| retrieval | k | questions | threshold | EM | F1 | recall@k | recall@5 | MRR | passages read | retrieval / early-stop / reader misses | p50 ms | p95 ms | questions/s |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    header = ["| retrieval | k | reader runtime | questions | threshold | EM | F1 | recall@k | recall@5 | MRR | passages read | retrieval / early-stop / reader misses | p50 ms | p95 ms | questions/s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     rows = [([mode, str(k)], f"open-v1.1-dev-{mode}-k{k}") for mode in MODES for k in DEPTHS]
     rows.append((["hybrid, reading all k (no early stop)", "5"], "open-v1.1-dev-hybrid-k5-read-all"))
 
     def cells(lead: list[str], r: dict) -> list[str]:
         k, misses = lead[1], r["misses"]
-        return [f"{r['questions']:,}", _threshold(r), _f(r["exact_match"]), _f(r["f1"]), _f(r.get(f"recall@{k}")), _f(r.get("recall@5")),
+        return [_runtime(r), f"{r['questions']:,}", _threshold(r), _f(r["exact_match"]), _f(r["f1"]), _f(r.get(f"recall@{k}")), _f(r.get("recall@5")),
                 _f(r.get("mrr"), 3), _f(r.get("passages_read_mean"), 2),
                 f"{misses['retrieval_miss']:,} / {misses.get('early_stop_miss', 0):,} / {misses['reader_miss']:,}",
                 _f(r["latency_ms"]["p50"], 0), _f(r["latency_ms"]["p95"], 0), _f(r["questions_per_s"], 2)]
