@@ -6,9 +6,10 @@ A runner is `python run_<system>.py --chunks C --questions Q --embedding-model E
 answers every question one at a time and writes O:
 
     {"system", "config", "versions", "load_seconds", "seconds", "peak_rss_mb",
-     "questions": [{"id", "prediction", "latency_s", "retrieved": [chunk id, ...]}, ...]}
+     "questions": [{"id", "prediction", "latency_s", "retrieved": [chunk id, ...], "passages_read"}, ...]}
 
-`retrieved` holds the ids (the `id` field of the chunks file) of the passages the reader read, best first.
+`retrieved` holds the ids (the `id` field of the chunks file) of the passages handed to the reader, best
+first; `passages_read` how many of them it read (fewer than k when a system stops reading early).
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ def peak_rss_mb() -> float:
 
 
 def run_questions(args: argparse.Namespace, system: str, load, *, config: dict, version_names: tuple[str, ...]) -> None:
-    """Time `load()` (returns answer(question) -> (prediction, [chunk ids])), warm up on the first
+    """Time `load()` (returns answer(question) -> (prediction, [chunk ids]) or (prediction, [chunk ids],
+    passages read) when the system may stop before the last passage), warm up on the first
     question, then answer each question one at a time and write the results file."""
     questions = read_jsonl(args.questions)
     started = time.perf_counter()
@@ -107,10 +109,11 @@ def run_questions(args: argparse.Namespace, system: str, load, *, config: dict, 
     loop_started = time.perf_counter()
     for q in questions:
         began = time.perf_counter()
-        prediction, retrieved = answer(q["question"])
+        prediction, retrieved, *read = answer(q["question"])
         latency = time.perf_counter() - began
         records.append({"id": q["id"], "prediction": prediction or "", "latency_s": latency,
-                        "retrieved": [str(i) for i in retrieved]})
+                        "retrieved": [str(i) for i in retrieved],
+                        "passages_read": read[0] if read else len(retrieved)})
     seconds = time.perf_counter() - loop_started
     result = {
         "system": system,

@@ -176,7 +176,9 @@ def score(raw: dict, examples: list, chunks: dict[str, dict]) -> dict:
         "f1": percentage(f1),
         "recall@1": recall_at(first_hits, 1),
         "recall@5": recall_at(first_hits, 5),
-        "passages_read_mean": sum(len(by_id[ex.id]["retrieved"]) for ex in examples) / n,
+        # results written before runners reported it read every passage they retrieved
+        "passages_read_mean": sum(by_id[ex.id].get("passages_read", len(by_id[ex.id]["retrieved"]))
+                                  for ex in examples) / n,
         "abstained": sum(1 for ex in examples if not by_id[ex.id]["prediction"]),
         "latency_ms": latency,
         "latency_p50_ms_per_block": {"questions_per_block": block, "p50": blocks},

@@ -44,7 +44,8 @@ def main() -> None:
             # what Assistant.answer does (retrieve, then read), split to keep the passages read
             passages = assistant.retrieve(question, args.k)
             result = assistant.answer_from_passages(question, passages, threshold=threshold)
-            return result.text or "", [row_ids[(p.chunk.doc_id, p.chunk.chunk_id)] for p in passages]
+            return (result.text or "", [row_ids[(p.chunk.doc_id, p.chunk.chunk_id)] for p in passages],
+                    result.passages_read)
 
         return answer
 
