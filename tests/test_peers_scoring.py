@@ -17,10 +17,12 @@ PEERS = Path(__file__).resolve().parent.parent / "benchmarks" / "peers"
 
 @pytest.fixture(scope="module")
 def peers_run():
+    path = list(sys.path)  # run.py puts benchmarks/peers first on sys.path, which other tests must not see
     spec = importlib.util.spec_from_file_location("peers_run", PEERS / "run.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     yield module
+    sys.path[:] = path
     sys.modules.pop("common", None)
 
 

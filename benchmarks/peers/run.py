@@ -176,7 +176,7 @@ def score(raw: dict, examples: list, chunks: dict[str, dict]) -> dict:
         "f1": percentage(f1),
         "recall@1": recall_at(first_hits, 1),
         "recall@5": recall_at(first_hits, 5),
-        # results written before runners reported it read every passage they retrieved
+        # results from before runners recorded passages_read: every retrieved passage counts as read
         "passages_read_mean": sum(by_id[ex.id].get("passages_read", len(by_id[ex.id]["retrieved"]))
                                   for ex in examples) / n,
         "abstained": sum(1 for ex in examples if not by_id[ex.id]["prediction"]),
