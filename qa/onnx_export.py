@@ -15,7 +15,7 @@ from embeddings.onnx_graph import export_traced, load_eager, weights_digest
 
 log = logging.getLogger(__name__)
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: the narrowing MatMuls stay fp32
 ONNX_BACKENDS = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
 
 
@@ -32,8 +32,20 @@ def cached_onnx_path(model_dir: Path, backend: str) -> Path:
     return cache_root() / "onnx" / reader_digest(model_dir)[:16] / name
 
 
+def narrowing_matmuls(model) -> list[str]:
+    """Names of the MatMul nodes whose constant weight narrows its input (more rows than columns): the
+    feed-forward down-projections and the span head. Their inputs carry the GELU's outliers, which one
+    dynamic int8 scale per tensor resolves badly, so int8 leaves them fp32 (measured: +0.39 F1 on SQuAD
+    v1.1 dev for the shipped reader, against int8 everywhere)."""
+    shapes = {t.name: tuple(t.dims) for t in model.graph.initializer}
+    return [n.name for n in model.graph.node
+            if n.op_type == "MatMul" and len(shapes.get(n.input[1], ())) == 2
+            and shapes[n.input[1]][0] > shapes[n.input[1]][1]]
+
+
 def export_onnx(model_dir: str | Path, out_file: str | Path, *, quantize: bool = True) -> Path:
-    """Write the model as ONNX (fused attention/GELU/LayerNorm; int8 dynamic per-channel weights if `quantize`).
+    """Write the model as ONNX (fused attention/GELU/LayerNorm; if `quantize`, int8 dynamic per-channel
+    weights everywhere except the narrowing MatMuls).
 
     Written through a temporary file and renamed, so a crash never leaves a half-written model.
     """
@@ -57,11 +69,12 @@ def export_onnx(model_dir: str | Path, out_file: str | Path, *, quantize: bool =
             return output.start_logits, output.end_logits
 
     def _quantize(fused: Path, final: Path) -> None:
-        from onnx import TensorProto
+        import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
+        keep_fp32 = narrowing_matmuls(onnx.load(str(fused), load_external_data=False))
         quantize_dynamic(str(fused), str(final), weight_type=QuantType.QInt8, per_channel=True,
-                         extra_options={"DefaultTensorType": TensorProto.FLOAT})
+                         nodes_to_exclude=keep_fp32, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
     outputs = ["start_logits", "end_logits"]
     return export_traced(_Logits(model), [sample[n] for n in names], names, outputs, out_file, config=config,

@@ -10,7 +10,7 @@ from corpus.documents import Chunk
 from embeddings.index import StoredDocument
 from qa.cli import main
 from qa.config import Config
-from qa.onnx_export import cached_onnx_path, export_onnx, reader_digest
+from qa.onnx_export import cached_onnx_path, export_onnx, narrowing_matmuls, reader_digest
 from qa.reader import ExtractiveReader, resolve_backend
 from qa.types import Passage
 
@@ -77,6 +77,20 @@ def test_export_is_reproducible_and_int8_is_smaller(tiny_reader_dir, tmp_path):
     assert first.read_bytes() == second.read_bytes()
     assert first.stat().st_size < fp32.stat().st_size
     assert not list(tmp_path.glob(".onnx-*")), "the work folder is removed"
+
+
+def test_int8_keeps_the_narrowing_matmuls_fp32(tiny_reader_dir, tmp_path):
+    import onnx
+
+    fp32 = onnx.load(str(export_onnx(tiny_reader_dir, tmp_path / "fp32.onnx", quantize=False)))
+    narrowing = narrowing_matmuls(fp32)
+    # 2 layers: each feed-forward down-projection (64 -> 32) and the span head (32 -> 2); not the
+    # up-projections (32 -> 64) nor the attention output (32 -> 32)
+    assert len(narrowing) == 3 and any("qa_outputs" in name for name in narrowing)
+    int8 = onnx.load(str(export_onnx(tiny_reader_dir, tmp_path / "int8.onnx")))
+    matmuls = {n.name: n.op_type for n in int8.graph.node if n.op_type.startswith("MatMul")}
+    assert {name for name, op in matmuls.items() if op == "MatMul"} == set(narrowing)
+    assert any(op == "MatMulInteger" for op in matmuls.values())
 
 
 def test_cache_key_follows_the_weights(reader_copy):
