@@ -38,6 +38,12 @@ def add_train_reader(sub) -> None:
             "../shared/qa-data/tydiqa-goldp-en/english_tydiqa_train.json "
             "--run reader-v1 --epochs 1 --learning-rate 1e-4 --negative-ratio 0.5 "
             "--max-length 256 --stride 128 --batch-size 32 --export qa/models/reader\n\n"
+            "then continued in a segment of a second pass (step 4,725 to 7,100):\n\n"
+            "  citeqa train-reader ../shared/qa-data/squad-v1.1/train-v1.1.json "
+            "../shared/qa-data/tydiqa-goldp-en/english_tydiqa_train.json "
+            "--run reader-v2b --learning-rate 1e-4 --negative-ratio 0.5 "
+            "--max-length 256 --stride 128 --batch-size 32 --schedule-steps 7100 "
+            "--resume --warm-start qa/models/reader --export qa/models/reader\n\n"
             "rerun with --resume after an interruption; if the run folder is gone, add "
             "--warm-start qa/models/reader to continue from the exported weights."
         ),
