@@ -36,7 +36,7 @@ def narrowing_matmuls(model) -> list[str]:
     """Names of the MatMul nodes whose constant weight narrows its input (more rows than columns): the
     feed-forward down-projections and the span head. Their inputs carry the GELU's outliers, which one
     dynamic int8 scale per tensor resolves badly, so int8 leaves them fp32 (measured: +0.39 F1 on SQuAD
-    v1.1 dev for the shipped reader, against int8 everywhere)."""
+    v1.1 dev for reader-v1, against int8 everywhere; docs/reader.md)."""
     shapes = {t.name: tuple(t.dims) for t in model.graph.initializer}
     return [n.name for n in model.graph.node
             if n.op_type == "MatMul" and len(shapes.get(n.input[1], ())) == 2
