@@ -39,8 +39,7 @@ def narrowing_matmuls(model) -> list[str]:
     v1.1 dev for reader-v1, against int8 everywhere; docs/reader.md)."""
     shapes = {t.name: tuple(t.dims) for t in model.graph.initializer}
     return [n.name for n in model.graph.node
-            if n.op_type == "MatMul" and len(shapes.get(n.input[1], ())) == 2
-            and shapes[n.input[1]][0] > shapes[n.input[1]][1]]
+            if n.op_type == "MatMul" and len(dims := shapes.get(n.input[1], ())) == 2 and dims[0] > dims[1]]
 
 
 def export_onnx(model_dir: str | Path, out_file: str | Path, *, quantize: bool = True) -> Path:
@@ -72,9 +71,10 @@ def export_onnx(model_dir: str | Path, out_file: str | Path, *, quantize: bool =
         import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        keep_fp32 = narrowing_matmuls(onnx.load(str(fused), load_external_data=False))
-        quantize_dynamic(str(fused), str(final), weight_type=QuantType.QInt8, per_channel=True,
-                         nodes_to_exclude=keep_fp32, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        graph = onnx.load(str(fused))  # read once: for the node choice and for the quantiser
+        quantize_dynamic(graph, str(final), weight_type=QuantType.QInt8, per_channel=True,
+                         nodes_to_exclude=narrowing_matmuls(graph),
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
     outputs = ["start_logits", "end_logits"]
     return export_traced(_Logits(model), [sample[n] for n in names], names, outputs, out_file, config=config,
