@@ -65,6 +65,9 @@ def add_train_reader(sub) -> None:
     p.add_argument("--answer-removed-ratio", type=share, default=0.0,
                    help="share of questions also paired with their own paragraph minus the sentences holding the "
                         "answer, labelled unanswerable (SQuAD 2.0-like hard negatives; default 0)")
+    p.add_argument("--perturbed-ratio", type=share, default=0.0,
+                   help="share of questions also rewritten so that their own paragraph cannot answer them (a word "
+                        "swapped for its antonym, or the question negated), labelled unanswerable (default 0)")
     p.add_argument("--attention-dropout", type=dropout_or_base, default=0.0,
                    help="dropout on attention probabilities (default 0: torch's fused CPU attention, ~1.6x faster "
                         "steps); 'base' keeps the base model's")
@@ -95,6 +98,7 @@ def run_train_reader(args) -> int:
         epochs=args.epochs,
         negative_ratio=args.negative_ratio,
         answer_removed_ratio=args.answer_removed_ratio,
+        perturbed_ratio=args.perturbed_ratio,
         attention_dropout=args.attention_dropout,
         seed=args.seed,
         checkpoint_minutes=args.checkpoint_minutes,

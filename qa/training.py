@@ -24,6 +24,7 @@ import numpy as np
 from corpus.sentences import sentence_spans
 from qa.datasets import QAExample, load_squad
 from qa.labelling import LabelledWindow, label_windows, normalise_answer_span
+from qa.perturbation import perturbed_question
 from qa.reader import reader_settings as reader_settings_of
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -47,6 +48,9 @@ class TrainingConfig:
     negative_ratio: float = 0.5
     # Share of questions also paired with their own paragraph minus the sentences holding the answer.
     answer_removed_ratio: float = 0.0
+    # Share of questions also rewritten (negated, or a word swapped for its antonym) into a question
+    # their own paragraph cannot answer, labelled unanswerable (qa.perturbation).
+    perturbed_ratio: float = 0.0
     # Dropout on attention probabilities. 0 lets torch run its fused attention kernel on the CPU (a step
     # measured 1.6x faster than at the base model's 0.1); None keeps the base model's value.
     attention_dropout: float | None = 0.0
@@ -64,6 +68,8 @@ class TrainingConfig:
                  str(self.seed), str(self.limit_questions)]
         if self.answer_removed_ratio:  # absent when 0, so runs from before the setting keep their key
             parts.append(f"answer_removed={self.answer_removed_ratio}")
+        if self.perturbed_ratio:
+            parts.append(f"perturbed={self.perturbed_ratio}")
         for name in self.train_files:
             stat = Path(name).stat()
             parts += [str(Path(name).resolve()), str(stat.st_size)]
@@ -131,8 +137,24 @@ def answer_removed_contexts(examples: list[QAExample], ratio: float, seed: int) 
     return negatives
 
 
+def perturbed_question_contexts(examples: list[QAExample], ratio: float, seed: int) -> list[TrainingSample]:
+    """Pair a `ratio` share of questions, rewritten so that their own paragraph cannot answer them
+    (`qa.perturbation.perturbed_question`), with that paragraph, labelled unanswerable; questions no rule
+    rewrites are skipped."""
+    rng = random.Random(f"{seed}:perturbed")
+    negatives = []
+    for ex in examples:
+        if rng.random() >= ratio or not ex.answers or ex.context is None:
+            continue
+        question = perturbed_question(ex.question, ex.context)
+        if question is not None:
+            negatives.append(TrainingSample(question, ex.context, (-1, -1)))
+    return negatives
+
+
 def training_samples(config: TrainingConfig) -> list[TrainingSample]:
-    """Positive samples from every training file, then the same-article and answer-removed negatives."""
+    """Positive samples from every training file, then the same-article, answer-removed and
+    perturbed-question negatives."""
     examples: list[QAExample] = []
     for name in config.train_files:
         examples.extend(load_squad(name))
@@ -145,7 +167,8 @@ def training_samples(config: TrainingConfig) -> list[TrainingSample]:
         span = normalise_answer_span(ex.context, ex.answers[0], ex.answer_starts[0])
         samples.append(TrainingSample(ex.question, ex.context, span))
     return (samples + negative_contexts(examples, config.negative_ratio, config.seed)
-            + answer_removed_contexts(examples, config.answer_removed_ratio, config.seed))
+            + answer_removed_contexts(examples, config.answer_removed_ratio, config.seed)
+            + perturbed_question_contexts(examples, config.perturbed_ratio, config.seed))
 
 
 def tokenise_samples(tokenizer, samples: list[TrainingSample], config: TrainingConfig, chunk: int = 2000) -> list[LabelledWindow]:
@@ -411,6 +434,7 @@ def reader_settings(config: TrainingConfig, state: TrainingState, no_answer_thre
             "schedule_steps": config.schedule_steps,
             "negative_ratio": config.negative_ratio,
             "answer_removed_ratio": config.answer_removed_ratio,
+            "perturbed_ratio": config.perturbed_ratio,
             "attention_dropout": config.attention_dropout,
             "seed": config.seed,
             "run": Path(config.run_dir).name,

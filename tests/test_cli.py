@@ -104,7 +104,7 @@ def test_the_terminal_answer_marks_the_span_and_says_how_much_was_read():
 
 
 @pytest.mark.parametrize("flag, value", [("--negative-ratio", "1.5"), ("--answer-removed-ratio", "-0.1"),
-                                          ("--answer-removed-ratio", "half")])
+                                          ("--answer-removed-ratio", "half"), ("--perturbed-ratio", "2")])
 def test_train_reader_rejects_a_share_outside_0_to_1(tmp_path, capsys, flag, value):
     train = tmp_path / "train.json"
     train.write_text('{"version": "1.1", "data": []}')

@@ -13,6 +13,7 @@ from qa.training import (
     export_checkpoint,
     model_for_training,
     answer_removed_contexts,
+    perturbed_question_contexts,
     negative_contexts,
     train_reader,
 )
@@ -227,3 +228,26 @@ def test_cli_rejects_a_bad_attention_dropout(capsys):
     with pytest.raises(SystemExit):
         main(["train-reader", "x.json", "--attention-dropout", "1.5"])
     assert "expected a probability in [0, 1) or 'base', got 1.5" in capsys.readouterr().err
+
+
+def test_perturbed_negatives_pair_the_rewritten_question_with_its_own_paragraph():
+    context = "The first data center is in Abilene. It opens soon."
+    examples = [example(context, "Abilene", "Where is the first data center?"),
+                example(context, "soon", "When does it open?"),
+                example("It is not open yet.", "yet", "When does it open?")]  # a negated paragraph: skipped
+    negatives = perturbed_question_contexts(examples, ratio=1.0, seed=0)
+    assert [(n.question, n.context, n.answer_span) for n in negatives] == [
+        ("Where is the last data center?", context, (-1, -1)),
+        ("When doesn't it open?", context, (-1, -1)),
+    ]
+
+
+def test_perturbed_ratio_picks_a_share_deterministically_and_changes_the_data_key(squad_file, tmp_path):
+    examples = [example(f"Fact {n} is here. The answer is X{n}.", f"X{n}", f"What did fact {n} say?") for n in range(400)]
+    chosen = perturbed_question_contexts(examples, ratio=0.25, seed=3)
+    assert 70 <= len(chosen) <= 130
+    assert chosen == perturbed_question_contexts(examples, ratio=0.25, seed=3)
+    assert perturbed_question_contexts(examples, ratio=0.0, seed=3) == []
+    base = make_config(squad_file, "base", tmp_path)
+    assert make_config(squad_file, "base", tmp_path, perturbed_ratio=0.0).data_key() == base.data_key()
+    assert make_config(squad_file, "base", tmp_path, perturbed_ratio=0.25).data_key() != base.data_key()
