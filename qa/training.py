@@ -16,6 +16,7 @@ import os
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -120,36 +121,44 @@ def negative_contexts(examples: list[QAExample], ratio: float, seed: int) -> lis
     return negatives
 
 
-def answer_removed_contexts(examples: list[QAExample], ratio: float, seed: int) -> list[TrainingSample]:
-    """Pair a `ratio` share of questions with their own paragraph minus every sentence holding one of their
-    answers, labelled as unanswerable: the topic and the distractors stay, as in SQuAD 2.0's unanswerable
-    questions, which other-paragraph negatives do not teach. Skipped when nothing or an answer would remain."""
-    rng = random.Random(f"{seed}:answer-removed")
+def _own_paragraph_negatives(examples: list[QAExample], ratio: float, rng: random.Random,
+                             rewrite: Callable[[QAExample], TrainingSample | None]) -> list[TrainingSample]:
+    """`rewrite` applied to a `ratio` share of the answerable questions (one draw per example, in order);
+    the questions it declines (None) are skipped."""
     negatives = []
     for ex in examples:
         if rng.random() >= ratio or not ex.answers or ex.context is None:
             continue
+        negative = rewrite(ex)
+        if negative is not None:
+            negatives.append(negative)
+    return negatives
+
+
+def answer_removed_contexts(examples: list[QAExample], ratio: float, seed: int) -> list[TrainingSample]:
+    """Pair a `ratio` share of questions with their own paragraph minus every sentence holding one of their
+    answers, labelled as unanswerable: the topic and the distractors stay, as in SQuAD 2.0's unanswerable
+    questions, which other-paragraph negatives do not teach. Skipped when nothing or an answer would remain."""
+    def without_answer_sentences(ex: QAExample) -> TrainingSample | None:
         kept = [ex.context[start:end] for start, end in sentence_spans(ex.context)
                 if not _contains_any(ex.context[start:end], ex.answers)]
         context = " ".join(kept)
         if context and not _contains_any(context, ex.answers):
-            negatives.append(TrainingSample(ex.question, context, (-1, -1)))
-    return negatives
+            return TrainingSample(ex.question, context, (-1, -1))
+        return None
+
+    return _own_paragraph_negatives(examples, ratio, random.Random(f"{seed}:answer-removed"), without_answer_sentences)
 
 
 def perturbed_question_contexts(examples: list[QAExample], ratio: float, seed: int) -> list[TrainingSample]:
     """Pair a `ratio` share of questions, rewritten so that their own paragraph cannot answer them
     (`qa.perturbation.perturbed_question`), with that paragraph, labelled unanswerable; questions no rule
     rewrites are skipped."""
-    rng = random.Random(f"{seed}:perturbed")
-    negatives = []
-    for ex in examples:
-        if rng.random() >= ratio or not ex.answers or ex.context is None:
-            continue
+    def rewritten(ex: QAExample) -> TrainingSample | None:
         question = perturbed_question(ex.question, ex.context)
-        if question is not None:
-            negatives.append(TrainingSample(question, ex.context, (-1, -1)))
-    return negatives
+        return None if question is None else TrainingSample(question, ex.context, (-1, -1))
+
+    return _own_paragraph_negatives(examples, ratio, random.Random(f"{seed}:perturbed"), rewritten)
 
 
 def training_samples(config: TrainingConfig) -> list[TrainingSample]:
