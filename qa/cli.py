@@ -138,6 +138,32 @@ def run_export_reader(args) -> int:
     return 0
 
 
+def add_average_readers(sub) -> None:
+    p = sub.add_parser("average-readers", help="average the weights of readers of one training lineage into one (a model soup)",
+                       description="Write the weighted mean of reader folders fine-tuned from one run (fp16). The soup "
+                                   "keeps the first folder's tokenizer and window settings; calibrate it afterwards "
+                                   "(calibrate-reader, calibrate-early-stop, quantize-reader).")
+    p.add_argument("readers", nargs="+", metavar="DIR", help="reader folders (at least two)")
+    p.add_argument("--weights", type=float, nargs="+", default=None, metavar="W",
+                   help="one positive weight per folder, normalised to sum 1 (default: equal)")
+    p.add_argument("--out", required=True, metavar="DIR", help="reader folder to write (replaced atomically)")
+
+
+def run_average_readers(args) -> int:
+    from qa.soup import average_readers, soup_weights
+
+    try:
+        soup_weights(len(args.readers), args.weights)
+    except ValueError as err:
+        raise UsageError(str(err)) from err
+    for folder in args.readers:
+        if not (Path(folder) / "config.json").is_file():
+            raise UsageError(f"not a reader folder (no config.json): {folder}")
+    out = average_readers(args.readers, args.out, args.weights)
+    print(f"averaged {len(args.readers)} readers into {out}; calibrate it before use (citeqa calibrate-reader ...)")
+    return 0
+
+
 def add_calibrate_reader(sub) -> None:
     p = sub.add_parser("calibrate-reader", help="fit the reader's no-answer threshold on SQuAD v2.0 dev, or in the open setting (half the articles)")
     p.add_argument("questions", help="SQuAD v2.0 JSON (e.g. ../shared/qa-data/squad-v2.0/dev-v2.0.json); with --open any "
@@ -521,6 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve(sub)
     add_train_reader(sub)
     add_export_reader(sub)
+    add_average_readers(sub)
     add_calibrate_reader(sub)
     add_calibrate_early_stop(sub)
     add_quantize_reader(sub)
@@ -529,6 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {"index": run_index, "ask": run_ask, "info": run_info, "eval": run_eval, "serve": run_serve,
             "train-reader": run_train_reader, "export-reader": run_export_reader,
+            "average-readers": run_average_readers,
             "calibrate-reader": run_calibrate_reader,
             "calibrate-early-stop": run_calibrate_early_stop, "quantize-reader": run_quantize_reader}
 
