@@ -27,7 +27,7 @@ ANSWERABLE = [
     ("Which company will take on the venture's financial responsibility?", ["SoftBank"]),
 ]
 UNANSWERABLE = ["Who won the 2018 FIFA World Cup?", "What is the boiling point of mercury?", "Who painted the Mona Lisa?"]
-EXACT_FLOOR = 10  # reader-v3 step 11,000 and reader-v2c step 9,450 measured 10 of 12; reader-v2b step 7,100 and reader-v1 step 4,725 (int8, open-fitted threshold) measured 11 of 12; step 1,179 measured 10
+EXACT_FLOOR = 10  # the v3+v5 soup, reader-v3 step 11,000 and reader-v2c step 9,450 measured 10 of 12; reader-v2b step 7,100 and reader-v1 step 4,725 (int8, open-fitted threshold) measured 11 of 12; step 1,179 measured 10
 
 
 @pytest.fixture(scope="module")
