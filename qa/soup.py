@@ -45,22 +45,24 @@ def average_readers(folders: Sequence[str | Path], out_dir: str | Path, weights:
     for folder in folders:
         if not (folder / "config.json").is_file():
             raise FileNotFoundError(f"not a transformers model folder (no config.json): {folder}")
-    model = AutoModelForQuestionAnswering.from_pretrained(str(folders[0]), local_files_only=True, dtype=torch.float32)
+    def load(folder: Path):
+        return AutoModelForQuestionAnswering.from_pretrained(str(folder), local_files_only=True, dtype=torch.float32)
+
+    model = load(folders[0])
     mean = {name: tensor.detach().float() * shares[0] for name, tensor in model.state_dict().items()}
     for folder, share in zip(folders[1:], shares[1:]):
-        other = AutoModelForQuestionAnswering.from_pretrained(str(folder), local_files_only=True, dtype=torch.float32).state_dict()
+        other = load(folder).state_dict()
         if other.keys() != mean.keys() or any(other[k].shape != mean[k].shape for k in mean):
             raise ValueError(f"{folder} does not have the architecture of {folders[0]}: only readers of one lineage average")
         for name, tensor in other.items():
             mean[name] += tensor.float() * share
     model.load_state_dict(mean)
-    model.eval()
     settings = {k: v for k, v in reader_settings(folders[0]).items() if k not in CALIBRATED_SETTINGS}
     training = dict(settings.get("training", {}))
+    trained = [reader_settings(folder).get("training", {}) for folder in folders]
     training["soup"] = [
-        {"reader": folder.name, "weight": round(share, 6), "run": reader_settings(folder).get("training", {}).get("run"),
-         "global_step": reader_settings(folder).get("training", {}).get("global_step")}
-        for folder, share in zip(folders, shares)
+        {"reader": folder.name, "weight": round(share, 6), "run": run.get("run"), "global_step": run.get("global_step")}
+        for folder, share, run in zip(folders, shares, trained)
     ]
     settings["training"] = training
     tokenizer = AutoTokenizer.from_pretrained(str(folders[0]), local_files_only=True)
