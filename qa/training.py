@@ -115,7 +115,9 @@ def negative_contexts(examples: list[QAExample], ratio: float, seed: int) -> lis
             retriever = bm25s.BM25()
             retriever.index(bm25s.tokenize(paragraphs, stopwords="en", show_progress=False), show_progress=False)
             retrievers[ex.title] = retriever
-        scores = retrievers[ex.title].get_scores(bm25s.tokenize([ex.question], stopwords="en", show_progress=False, return_ids=False)[0])
+        query = bm25s.tokenize([ex.question], stopwords="en", show_progress=False, return_ids=False)[0]
+        # a question without a BM25 term ("Is it?", "?") matches nothing: the first candidate stands in
+        scores = retrievers[ex.title].get_scores(query) if query else [0.0] * len(paragraphs)
         best = max(candidates, key=lambda i: (scores[i], -i))
         negatives.append(TrainingSample(ex.question, paragraphs[best], (-1, -1)))
     return negatives

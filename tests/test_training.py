@@ -74,6 +74,19 @@ def test_negatives_come_from_the_same_article_and_lack_the_answer(squad_file):
         assert negative.answer_span == (-1, -1)
 
 
+def test_negatives_for_a_question_without_a_bm25_term_take_the_first_candidate():
+    paragraphs = ["Abilene is in Texas.", "Paris is in France.", "Lyon is in France."]
+    examples = [QAExample(id=str(i), question=q, answers=(a,), answer_starts=(0,), context=c, title="T")
+                for i, (q, a, c) in enumerate([("Is it?", "Abilene", paragraphs[0]),
+                                               ("Which city in France?", "Paris", paragraphs[1]),
+                                               ("?", "Lyon", paragraphs[2])])]
+    negatives = negative_contexts(examples, ratio=1.0, seed=0)
+    by_question = {n.question: n.context for n in negatives}
+    assert by_question["Is it?"] == paragraphs[1]
+    assert by_question["?"] == paragraphs[0]
+    assert by_question["Which city in France?"] == paragraphs[2]
+
+
 def example(context: str, answer: str, question: str = "Where is it?") -> QAExample:
     return QAExample(id=question, question=question, answers=(answer,), answer_starts=(context.find(answer),),
                      context=context, title="T")
