@@ -38,3 +38,14 @@ def share(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a share in [0, 1], got {value}")
     return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number above 0, with a message naming the bad value."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0.0:  # also rejects nan
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value

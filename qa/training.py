@@ -62,6 +62,11 @@ class TrainingConfig:
     # each end annealed, so a segment's weights can ship even if the next one never runs.
     schedule_steps: int | None = None
     limit_questions: int | None = None
+    # Reader folders whose mean start/end probabilities the student also learns (qa.distillation), with
+    # this weight against the gold-span loss, at this softmax temperature. Empty: no distillation.
+    teachers: tuple[str, ...] = ()
+    distill_weight: float = 0.5
+    distill_temperature: float = 2.0
 
     def data_key(self) -> str:
         """Hash of what determines the tokenised windows, so a stale cache is never reused."""
@@ -342,6 +347,11 @@ def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: st
     tokenizer = AutoTokenizer.from_pretrained(warm_start or config.base_model)
     model = model_for_training(warm_start or config.base_model, config.attention_dropout)
     model.train()
+    teachers = None
+    if config.teachers:
+        from qa.distillation import TeacherEnsemble
+
+        teachers = TeacherEnsemble(config.teachers, tokenizer.get_vocab())
     windows = load_windows(config, tokenizer)
     lengths = [len(w.input_ids) for w in windows]
     steps_per_epoch = math.ceil(len(windows) / config.batch_size)
@@ -401,7 +411,15 @@ def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: st
         batches = epoch_batches(lengths, config.batch_size, config.seed, state.epoch)
         while state.batch_in_epoch < len(batches) and state.global_step < stop_at:
             batch = collate(windows, batches[state.batch_in_epoch], pad_id)
-            loss = model(**batch).loss
+            outputs = model(**batch)
+            loss = outputs.loss
+            if teachers is not None:
+                from qa.distillation import distillation_loss
+
+                soft = distillation_loss(outputs.start_logits, outputs.end_logits,
+                                         *teachers.probabilities(batch, config.distill_temperature),
+                                         batch["attention_mask"], config.distill_temperature)
+                loss = (1 - config.distill_weight) * loss + config.distill_weight * soft
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -448,6 +466,8 @@ def reader_settings(config: TrainingConfig, state: TrainingState, no_answer_thre
             "perturbed_ratio": config.perturbed_ratio,
             "attention_dropout": config.attention_dropout,
             "seed": config.seed,
+            **({"teachers": [Path(t).name for t in config.teachers], "distill_weight": config.distill_weight,
+                "distill_temperature": config.distill_temperature} if config.teachers else {}),
             "run": Path(config.run_dir).name,
         },
     }
@@ -461,6 +481,7 @@ def export_checkpoint(run_dir: str | Path, out_dir: str | Path, no_answer_thresh
     checkpoint = torch.load(Path(run_dir) / CHECKPOINT_FILE, weights_only=False)
     stored = {k: v for k, v in checkpoint["config"].items() if k != "data_key"}
     stored["train_files"] = tuple(stored["train_files"])
+    stored["teachers"] = tuple(stored.get("teachers", ()))
     config = TrainingConfig(**stored)
     tokenizer = AutoTokenizer.from_pretrained(config.base_model)
     model = model_for_training(config.base_model, config.attention_dropout)
