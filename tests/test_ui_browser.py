@@ -121,6 +121,7 @@ def test_chat_in_the_browser(browser, served, tmp_path):
     page.get_by_role("tab", name="Chat").click()
     page.get_by_label("BM25 (keywords)").check()
     threshold = page.get_by_label("Abstention threshold")
+    expect(threshold).to_have_value(f"{round(service.default_threshold, 2):g}")  # the reader's own, not 0
     threshold.fill("1000000000")
     threshold.press("Tab")
     question_box.fill("zeppelin museum archive")
