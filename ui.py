@@ -373,10 +373,11 @@ def build_app(service_or_assistant, *, embedder=None):
 
     service = service_or_assistant if isinstance(service_or_assistant, ChatService) else ChatService(service_or_assistant, embedder)
     default_threshold = service.default_threshold
+    shown_threshold = round(default_threshold, 2)  # the field's value: 2.94, not 2.9410853385925293
     mode_labels = {"hybrid": "Hybrid (dense + BM25)", "dense": "Dense (embeddings)", "bm25": "BM25 (keywords)"}
 
     def chat(message: str, history: list, k: float = service.config.k, mode: str = service.config.retrieval_mode,
-             threshold: float | None = round(default_threshold, 2)) -> str:
+             threshold: float = default_threshold) -> str:
         return service.reply(message, history, k=k, mode=mode, threshold=threshold)
 
     def refresh():
@@ -411,9 +412,9 @@ def build_app(service_or_assistant, *, embedder=None):
                           info="How many retrieved passages the reader reads.")
             mode = gr.Radio([(mode_labels.get(m, m), m) for m in RETRIEVAL_MODES], value=service.config.retrieval_mode,
                             label="Retrieval")
-            threshold = gr.Number(value=round(default_threshold, 2), label="Abstention threshold",
+            threshold = gr.Number(value=shown_threshold, label="Abstention threshold",
                                   info=f"Below this score citeqa says the documents don't say. The reader's "
-                                       f"calibrated default is {default_threshold:.2f}; higher abstains more.")
+                                       f"calibrated default is {shown_threshold:g}; higher abstains more.")
             gr.Markdown("Short follow-ups such as *Who funds it?* are searched together with the previous question.")
         gr.Markdown("# citeqa\nAnswers copied word for word from your documents, each with its sources. "
                     "When the documents don't hold the answer, citeqa says so.", elem_id="citeqa-header")
