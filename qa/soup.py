@@ -61,7 +61,8 @@ def average_readers(folders: Sequence[str | Path], out_dir: str | Path, weights:
     training = dict(settings.get("training", {}))
     trained = [reader_settings(folder).get("training", {}) for folder in folders]
     training["soup"] = [
-        {"reader": folder.name, "weight": round(share, 6), "run": run.get("run"), "global_step": run.get("global_step")}
+        {"reader": folder.name, "weight": round(share, 6), "run": run.get("run"), "global_step": run.get("global_step"),
+         **({"soup": run["soup"]} if "soup" in run else {})}  # an ingredient that is itself a soup keeps its recipe
         for folder, share, run in zip(folders, shares, trained)
     ]
     settings["training"] = training

@@ -59,6 +59,17 @@ def test_average_is_the_weighted_mean_and_drops_calibration(tiny_reader_dir, tmp
     assert (out / "tokenizer.json").is_file()
 
 
+def test_a_soup_of_a_soup_records_the_inner_recipe(tiny_reader_dir, tmp_path):
+    for seed in (1, 2, 3):
+        _perturbed_copy(tiny_reader_dir, tmp_path / f"r{seed}", seed)
+    inner = average_readers([tmp_path / "r1", tmp_path / "r2"], tmp_path / "inner")
+    outer = average_readers([tmp_path / "r3", inner], tmp_path / "outer")
+    recipe = json.loads((outer / "config.json").read_text())["citeqa"]["training"]["soup"]
+    assert [i["reader"] for i in recipe] == ["r3", "inner"]
+    assert "soup" not in recipe[0]
+    assert [(i["run"], i["weight"]) for i in recipe[1]["soup"]] == [("run-1", 0.5), ("run-2", 0.5)]
+
+
 def test_average_rejects_other_architectures(tiny_reader_dir, tmp_path):
     from transformers import BertConfig, BertForQuestionAnswering
 
