@@ -17,12 +17,8 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-
-from qa.followup import anchor_question, retrieval_query  # noqa: E402  (light: no models, no gradio)
+from qa.answering.followup import anchor_question, retrieval_query
+from qa.answering.retrievers import RETRIEVAL_MODES
 
 log = logging.getLogger(__name__)
 
@@ -135,15 +131,6 @@ def user_questions(history: Sequence | None) -> list[str]:
     return questions
 
 
-def _embedder_of(assistant):
-    retriever = assistant.retriever
-    for owner in (retriever, getattr(retriever, "dense", None)):
-        embedder = getattr(owner, "embedder", None)
-        if embedder is not None:
-            return embedder
-    return None
-
-
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -160,22 +147,17 @@ class ChatService:
     in flight finishes on the assistant it started with. One write runs at a time.
     """
 
-    def __init__(self, assistant, embedder=None, *, max_upload_bytes: int = MAX_UPLOAD_BYTES):
-        from qa.retrievers import make_retriever
+    def __init__(self, assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES):
+        from qa.indexing.stores import resolved
 
-        self._make_retriever = make_retriever
-        self.embedder = embedder if embedder is not None else _embedder_of(assistant)
-        if self.embedder is None:
-            from qa.config import embedder_from_config
-
-            self.embedder = embedder_from_config(assistant.config)
+        if assistant.embedder is None:
+            raise ValueError("the chat needs an Assistant built with its embedder (Assistant.from_config)")
+        self.embedder = assistant.embedder
         self.reader = assistant.reader
-        if assistant.config.store == "milvus":  # writes go to the Milvus collections that every replica reads
-            self.index_dir = None
-            self.config = assistant.config.with_changes(index_dir=assistant.index.name, store_uri=assistant.index.uri)
-        else:
-            self.index_dir = Path(assistant.index.root)
-            self.config = assistant.config.with_changes(index_dir=str(self.index_dir))
+        # Writes go to the index this assistant reads (its folder, or the Milvus collections every replica reads).
+        self.target = resolved(assistant.config.index_target, self.embedder)
+        self.index_dir = Path(self.target.location) if self.target.store == "faiss" else None
+        self.config = assistant.config.with_changes(index_dir=self.target.location, store_uri=self.target.uri)
         self.max_upload_bytes = max_upload_bytes
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -183,13 +165,10 @@ class ChatService:
         self._by_mode = {assistant.config.retrieval_mode: assistant}
 
     @classmethod
-    def from_config(cls, config=None, **kwargs) -> "ChatService":
-        from qa.config import Config, embedder_from_config
-        from qa.pipeline import Assistant
+    def from_config(cls, config=None, *, embedder=None, **kwargs) -> "ChatService":
+        from qa.answering.pipeline import Assistant
 
-        config = config if config is not None else Config()
-        embedder = embedder_from_config(config)
-        return cls(Assistant.from_config(config, embedder=embedder), embedder, **kwargs)
+        return cls(Assistant.from_config(config, embedder=embedder), **kwargs)
 
     # -- asking -----------------------------------------------------------------------------------
 
@@ -199,16 +178,12 @@ class ChatService:
 
     def assistant(self, mode: str | None = None):
         """The current assistant, with the retriever of `mode` (built once per index generation)."""
-        from qa.pipeline import Assistant
-
         with self._lock:
             base = self._current
             mode = mode or base.config.retrieval_mode
             found = self._by_mode.get(mode)
             if found is None:
-                config = base.config.with_changes(retrieval_mode=mode)  # validates the mode
-                retriever = self._make_retriever(mode, base.index, self.embedder, rrf_k=config.rrf_k, pool=config.fusion_pool)
-                found = self._by_mode[mode] = Assistant(base.index, retriever, base.reader, config)
+                found = self._by_mode[mode] = base.with_retrieval_mode(mode)
             return found
 
     def ask(self, question: str, history: Sequence | None = None, *, k=None, mode: str | None = None,
@@ -224,7 +199,7 @@ class ChatService:
 
     def reply(self, question: str, history: Sequence | None = None, k=None, mode: str | None = None, threshold=None) -> str:
         """The chat's reply text; an error becomes a message, never an exception."""
-        from qa.pipeline import EmptyQuestionError
+        from qa.answering.pipeline import EmptyQuestionError
 
         try:
             answer, anchor = self.ask(question, history, k=k, mode=mode, threshold=threshold)
@@ -247,7 +222,7 @@ class ChatService:
         return f"{_count(len(docs), 'document')} · {_count(chunks, 'passage')}"
 
     def _reload(self) -> None:
-        from qa.pipeline import Assistant
+        from qa.answering.pipeline import Assistant
 
         fresh = Assistant.from_config(self.config, embedder=self.embedder, reader=self.reader)
         with self._lock:
@@ -256,9 +231,9 @@ class ChatService:
 
     def _update(self, **changes):
         """One write to the served index: a new FAISS generation, or rows in Milvus."""
-        from qa.stores import update_store
+        from qa.indexing.stores import update_store
 
-        return update_store(self.config, self.embedder, wait_seconds=30, **changes)[0]
+        return update_store(self.target, self.embedder, wait_seconds=30, **changes)[0]
 
     def check_upload(self, paths: Sequence[str | os.PathLike]) -> list[str]:
         """Problems with the files before reading them (type, size, existence), one line per file."""
@@ -364,14 +339,12 @@ def _theme():
     return gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=system_fonts)
 
 
-def build_app(service_or_assistant, *, embedder=None):
+def build_app(service_or_assistant):
     """The Gradio app over one `ChatService` (or an `Assistant`, wrapped in one). The chat endpoint is `/chat`:
     `(question, k, mode, threshold) -> reply`, every parameter after the question optional."""
     import gradio as gr
 
-    from qa.retrievers import RETRIEVAL_MODES
-
-    service = service_or_assistant if isinstance(service_or_assistant, ChatService) else ChatService(service_or_assistant, embedder)
+    service = service_or_assistant if isinstance(service_or_assistant, ChatService) else ChatService(service_or_assistant)
     default_threshold = service.default_threshold
     shown_threshold = round(default_threshold, 2)  # the field's value: 2.94, not 2.9410853385925293
     mode_labels = {"hybrid": "Hybrid (dense + BM25)", "dense": "Dense (embeddings)", "bm25": "BM25 (keywords)"}
@@ -470,25 +443,36 @@ def launch(app, **kwargs):
     return app.launch(**kwargs)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="citeqa chat in the browser")
-    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    parser.add_argument("--index", default=None, help="index folder (default: the bundled articles); with --store milvus, its name")
-    parser.add_argument("--store", choices=("faiss", "milvus"), default="faiss", help="where the index lives")
-    parser.add_argument("--store-uri", default=None, help="milvus: a Milvus Lite FILE.db or http://host:19530")
-    args = parser.parse_args(argv)
+def serve(config=None, *, host: str = "127.0.0.1", port: int = 7860, embedder=None) -> None:
+    """Load the models, answer one question (so the first user does not wait for them) and serve the chat.
+    The `citeqa.chat` entry point: `citeqa serve` calls it."""
+    from qa.answering.reader import ReaderNotInstalledError
+    from qa.cli.options import set_offline_environment
 
-    from qa.config import Config
-
-    from qa.reader import ReaderNotInstalledError
-
+    set_offline_environment()
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:
-        service = ChatService.from_config(Config(index_dir=args.index, store=args.store, store_uri=args.store_uri))
-        service.ask(EXAMPLES[0])  # load the models before the first user waits
+        service = ChatService.from_config(config, embedder=embedder)
+        service.ask(EXAMPLES[0])
     except (ReaderNotInstalledError, OSError, ValueError, RuntimeError) as err:
         raise SystemExit(f"citeqa: error: {err}") from None
-    launch(build_app(service), server_name=args.host, server_port=args.port)
+    launch(build_app(service), server_name=host, server_port=port)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python ui.py [flags]`: the same flags as `citeqa serve`."""
+    from qa.cli.options import UsageError, config_from
+    from qa.cli.serve_command import add_serve_flags, host_and_port
+
+    parser = argparse.ArgumentParser(description="citeqa chat in the browser")
+    add_serve_flags(parser)
+    args = parser.parse_args(argv)
+    try:
+        host, port = host_and_port(args)
+        config = config_from(args)
+    except UsageError as err:
+        parser.error(str(err))
+    serve(config, host=host, port=port)
 
 
 if __name__ == "__main__":

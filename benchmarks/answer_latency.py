@@ -13,8 +13,8 @@ import argparse
 import statistics
 import time
 
-from qa.config import Config, embedder_from_config
-from qa.pipeline import Assistant, reader_from_config
+from qa.answering.config import Config, embedder_from_config
+from qa.answering.pipeline import Assistant, reader_from_config
 
 QUESTIONS = [
     "In which city is the Stargate data center being built?",

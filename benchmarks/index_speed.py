@@ -34,10 +34,11 @@ def measure(path: Path) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     started = time.perf_counter()
-    from embeddings.index import ChunkingSettings, DocumentIndex, update_index
-    from qa.config import Config, embedder_from_config
-    from qa.datasets import load_squad_paragraphs
-    from qa.evaluation import paragraph_documents
+    from corpus.chunking import ChunkingSettings
+    from embeddings.index import DocumentIndex, update_index
+    from qa.answering.config import Config, embedder_from_config
+    from qa.evaluation.datasets import load_squad_paragraphs
+    from qa.evaluation.run import paragraph_documents
 
     config = Config()
     paragraphs = len(load_squad_paragraphs(path))

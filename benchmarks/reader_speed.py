@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from answer_latency import QUESTIONS, percentile  # noqa: E402
 
-from qa.config import Config  # noqa: E402
-from qa.pipeline import Assistant, reader_from_config  # noqa: E402
+from qa.answering.config import Config  # noqa: E402
+from qa.answering.pipeline import Assistant, reader_from_config  # noqa: E402
 
 
 def main() -> None:

@@ -68,8 +68,8 @@ def real_vectors(train: Path = TRAIN) -> tuple[np.ndarray, np.ndarray]:
     from corpus.chunking import chunk_document
     from corpus.documents import Document, document_id
     from embeddings.embedder import Embedder
-    from qa.config import Config
-    from qa.datasets import load_squad
+    from qa.answering.config import Config
+    from qa.evaluation.datasets import load_squad
 
     config = Config()
     examples = load_squad(train)

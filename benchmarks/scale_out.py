@@ -50,7 +50,7 @@ def write(name: str, report: dict) -> None:
 
 
 def train_documents(limit: int | None = None):
-    from qa.evaluation import paragraph_documents
+    from qa.evaluation.run import paragraph_documents
 
     documents = paragraph_documents(TRAIN)
     return documents if limit is None else documents[:limit]
@@ -67,8 +67,9 @@ def write_shards(documents, folder: Path, shards: int) -> None:
 
 def run_index(args) -> None:
     from embeddings.embedder import Embedder
-    from embeddings.index import ChunkingSettings, update_index
-    from qa.config import Config
+    from corpus.chunking import ChunkingSettings
+    from embeddings.index import update_index
+    from qa.answering.config import Config
 
     documents = train_documents(args.limit)
     work = Path(tempfile.mkdtemp(prefix="scale-index-"))
@@ -83,7 +84,7 @@ def run_index(args) -> None:
                       "chunks": report.chunks_embedded, "seconds": round(seconds, 1),
                       "chunks_per_second": round(report.chunks_embedded / seconds, 1)}
         else:
-            from qa.ray_indexing import index_with_ray
+            from qa.indexing.ray_indexing import index_with_ray
 
             write_shards(documents, work / "corpus", args.shards)
             started = time.monotonic()
@@ -129,8 +130,8 @@ def questions_for(chunks, count: int, seed: int = 7):
     """SQuAD train questions whose paragraph is in the set, with the chunk ids (rows) holding a gold answer."""
     import random
 
-    from qa.datasets import load_squad
-    from qa.metrics import normalize_answer
+    from qa.evaluation.datasets import load_squad
+    from qa.evaluation.metrics import normalize_answer
 
     by_doc: dict[str, list[int]] = {}
     for row, chunk in enumerate(chunks):
@@ -163,7 +164,7 @@ def run_search(args) -> None:
     from embeddings.milvus_store import connect
     from embeddings.sparse import BM25Index
     from embeddings.store import FaissStore
-    from qa.retrievers import reciprocal_rank_fusion
+    from qa.answering.retrievers import reciprocal_rank_fusion
 
     chunks = chunk_set()
     vectors = np.load(CACHE / "vectors.npy")
@@ -281,9 +282,9 @@ BUNDLED_QUESTIONS = [
 def run_answers(args) -> None:
     from corpus.loaders import load_default_corpus
     from embeddings.embedder import Embedder
-    from qa.config import Config
-    from qa.pipeline import Assistant
-    from qa.stores import update_store
+    from qa.answering.config import Config
+    from qa.answering.pipeline import Assistant
+    from qa.indexing.stores import update_store
 
     embedder = Embedder()
     work = Path(tempfile.mkdtemp(prefix="scale-answers-"))

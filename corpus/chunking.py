@@ -5,9 +5,18 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from corpus.documents import Chunk, Document
 from corpus.sentences import sentence_spans
+
+
+@dataclass(frozen=True)
+class ChunkingSettings:
+    """How documents are cut into chunks: about `max_words` words each, `overlap_sentences` shared."""
+
+    max_words: int = 120
+    overlap_sentences: int = 1
 
 _WORD = re.compile(r"\S+")
 

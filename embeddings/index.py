@@ -23,14 +23,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from corpus.chunking import chunk_document
-from corpus.documents import Chunk, Document, page_number
+from corpus.chunking import ChunkingSettings, chunk_document
+from corpus.documents import Chunk, Document
 from embeddings.embedder import Embedder
+from embeddings.passage_index import StoredDocument, UpdateReport
 from embeddings.sparse import BM25Index
 from embeddings.store import (
     FLAT_MAX_CHUNKS,
@@ -91,41 +91,6 @@ class IndexMismatchError(IndexFileError):
 
 class IndexLockedError(IndexFileError):
     """Another process is writing to the index."""
-
-
-@dataclass(frozen=True)
-class ChunkingSettings:
-    max_words: int = 120
-    overlap_sentences: int = 1
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    """A document's metadata as indexed; `sources` lists every file name its text came under."""
-
-    doc_id: str
-    title: str
-    date: str | None
-    source: str
-    url: str | None
-    page_starts: tuple[int, ...]
-    chunks: int
-    sources: tuple[str, ...]
-
-    def page_of(self, offset: int) -> int | None:
-        return page_number(self.page_starts, offset)
-
-
-@dataclass(frozen=True)
-class UpdateReport:
-    """What one write did."""
-
-    added: tuple[str, ...]
-    duplicates: tuple[tuple[str, str], ...]
-    removed: tuple[str, ...]
-    chunks_embedded: int
-    seconds: float
-    changed: bool
 
 
 def sha256_file(path: Path) -> str:
@@ -221,6 +186,8 @@ class DocumentIndex:
     def __init__(self, root: Path, generation: Path, manifest: dict, vectors: FaissStore, bm25: BM25Index,
                  db: sqlite3.Connection | None = None):
         self.root = root
+        self.name = root.name
+        self.location = str(root)
         self.generation = generation
         self.manifest = manifest
         self.vectors = vectors
@@ -275,6 +242,15 @@ class DocumentIndex:
 
     def __len__(self) -> int:
         return int(self.manifest["counts"]["chunks"])
+
+    def is_current(self) -> bool:
+        """Whether `CURRENT` still names the generation this object reads."""
+        return _live_name(self.root) == self.generation.name
+
+    def description(self) -> dict:
+        return {"store": "faiss", "embedding_model": self.manifest["embedding_model"],
+                "chunking": self.manifest["chunking"], "created": self.manifest["created"],
+                "vector_index": self.manifest.get("vector_index", {"type": "flat"}), "generation": self.generation.name}
 
     def _query(self, sql: str, params: Iterable = ()) -> list[tuple]:
         with self._lock:

@@ -28,15 +28,8 @@ import numpy as np
 from corpus.chunking import chunk_document
 from corpus.documents import Chunk, Document
 from embeddings.embedder import Embedder
-from embeddings.index import (
-    FORMAT_VERSION,
-    ChunkingSettings,
-    IndexMismatchError,
-    IndexNotFoundError,
-    IndexVersionError,
-    StoredDocument,
-    UpdateReport,
-)
+from corpus.chunking import ChunkingSettings
+from embeddings.index import FORMAT_VERSION, IndexMismatchError, IndexNotFoundError, IndexVersionError
 from embeddings.milvus_store import (
     ID_FIELD,
     VECTOR_FIELD,
@@ -47,6 +40,7 @@ from embeddings.milvus_store import (
     pymilvus_module,
     vector_index_params,
 )
+from embeddings.passage_index import StoredDocument, UpdateReport
 from embeddings.sparse import analyze
 from embeddings.store import VectorHits
 
@@ -129,7 +123,7 @@ class MilvusIndex:
         self.client = client
         self.uri = uri
         self.name = name
-        self.root = f"{uri}#{name}"
+        self.location = f"{uri}#{name}"
         self.manifest = manifest
         self.collections = Collections(name)
         self.vectors = MilvusStore(client, self.collections.chunks, manifest["embedding_model"]["dimension"],
@@ -157,7 +151,7 @@ class MilvusIndex:
         built_with = self.manifest["embedding_model"]["name"]
         if built_with != embedder.name:
             raise IndexMismatchError(
-                f"index {self.root} was built with embedding model {built_with!r}, "
+                f"index {self.location} was built with embedding model {built_with!r}, "
                 f"but {embedder.name!r} was given; use that model or rebuild the index"
             )
 
@@ -167,6 +161,15 @@ class MilvusIndex:
 
     def __len__(self) -> int:
         return len(self.vectors)
+
+    def is_current(self) -> bool:
+        """Always: Milvus serves every write live, to every reader."""
+        return True
+
+    def description(self) -> dict:
+        return {"store": "milvus", "embedding_model": self.manifest["embedding_model"],
+                "chunking": self.manifest["chunking"], "created": self.manifest["created"],
+                "vector_index": self.manifest["vector_index"]}
 
     def _query(self, collection: str, expression: str, fields: list[str], limit: int | None = None) -> list[dict]:
         with self._lock:
@@ -218,7 +221,7 @@ class MilvusIndex:
     def document_text(self, doc_id: str) -> str:
         rows = self._document_rows([doc_id], ["doc_id", "parts"])
         if not rows:
-            raise KeyError(f"no document {doc_id!r} in {self.root}")
+            raise KeyError(f"no document {doc_id!r} in {self.location}")
         parts = int(rows[doc_id]["parts"])
         keys = [f"{doc_id}#{n:06d}" for n in range(parts)]
         found = {row["key"]: row["text"] for row in self._query(self.collections.texts, f"key in {_quoted(keys)}", ["key", "text"])}
@@ -230,8 +233,7 @@ class MilvusIndex:
     def hybrid_ranked_ids(self, vector: np.ndarray, question: str, k: int, *, pool: int = 100, rrf_k: int = 60) -> list[tuple[int, float]]:
         """Milvus's own hybrid search: its RRF ranker over the top `pool` of the vector and BM25 searches."""
         pymilvus = pymilvus_module()
-        requests = [pymilvus.AnnSearchRequest(data=np.atleast_2d(vector).astype(np.float32).tolist(), anns_field=VECTOR_FIELD,
-                                              param=self.vectors._search_params, limit=pool)]
+        requests = [self.vectors.search_request(vector, pool)]
         terms = _terms([question])[0]
         if terms:
             requests.append(pymilvus.AnnSearchRequest(data=[terms], anns_field=SPARSE_FIELD, param={"metric_type": "BM25"}, limit=pool))

@@ -149,6 +149,11 @@ class MilvusStore:
                 ids[row, column] = hit[ID_FIELD] if ID_FIELD in hit else hit["entity"][ID_FIELD]
         return VectorHits(scores, ids)
 
+    def search_request(self, vector: np.ndarray, limit: int):
+        """This store's half of a Milvus `hybrid_search`: the vector search over its collection."""
+        return pymilvus_module().AnnSearchRequest(data=np.atleast_2d(vector).astype(np.float32).tolist(),
+                                                  anns_field=VECTOR_FIELD, param=self._search_params, limit=limit)
+
     def save(self, path: Path | None = None) -> None:
         """Flush the collection; Milvus keeps its own files, so `path` is not used."""
         self.client.flush(self.collection)

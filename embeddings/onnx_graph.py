@@ -1,6 +1,6 @@
 """Transformer models → ONNX files: trace, fuse, write atomically, cache by the weights' digest.
 
-Shared by the sentence encoder (here) and the reader (`qa.onnx_export`): derived artefacts are rebuilt
+Shared by the sentence encoder (here) and the reader (`qa.answering.onnx_export`): derived artefacts are rebuilt
 from the model folder, never shipped, and a crash never leaves a half-written file.
 """
 

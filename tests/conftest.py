@@ -74,7 +74,8 @@ def tiny_reader_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory, embedder, documents) -> Path:
-    from embeddings.index import ChunkingSettings, update_index
+    from corpus.chunking import ChunkingSettings
+    from embeddings.index import update_index
 
     folder = tmp_path_factory.mktemp("index") / "idx"
     update_index(folder, embedder, add=documents, chunking=ChunkingSettings(max_words=25, overlap_sentences=1))

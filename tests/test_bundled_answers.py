@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.metrics import SCORING_V1, normalize_answer, question_scores
+from qa.evaluation.metrics import SCORING_V1, normalize_answer, question_scores
 
 pytestmark = pytest.mark.slow
 

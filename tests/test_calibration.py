@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.calibration import split_by_article
+from qa.training.calibration import split_by_article
 from qa.cli import main
-from qa.datasets import load_squad
-from qa.reader import ExtractiveReader
+from qa.evaluation.datasets import load_squad
+from qa.answering.reader import ExtractiveReader
 
 V2 = Path(__file__).parent / "fixtures" / "squad_v2_tiny.json"
 
@@ -46,7 +46,7 @@ def test_calibrate_reader_writes_the_threshold(tmp_path, tiny_reader_dir, capsys
     (10, 5, [0, 2, 4, 6, 8]), (10, 3, [0, 3, 6]), (10, 1, [0]), (7, 2, [0, 3]), (0, 3, []),
 ])
 def test_spread_takes_even_steps_in_order(n, limit, expected):
-    from qa.datasets import spread
+    from qa.evaluation.datasets import spread
 
     assert spread(list(range(n)), limit) == expected
 
@@ -78,7 +78,7 @@ def five_articles(tmp_path):
 
 
 def test_collection_split_keeps_every_other_article_and_makes_the_rest_unanswerable(five_articles):
-    from qa.calibration import collection_split
+    from qa.training.calibration import collection_split
 
     examples = load_squad(five_articles)
     present, relabelled = collection_split(examples)
@@ -89,8 +89,8 @@ def test_collection_split_keeps_every_other_article_and_makes_the_rest_unanswera
 
 
 def test_outcome_at_scores_abstentions_as_the_official_v2_script():
-    from qa.calibration import outcome_at
-    from qa.evaluation import QuestionResult
+    from qa.training.calibration import outcome_at
+    from qa.evaluation.scoring import QuestionResult
 
     def r(has_answer, score, best_f1, text="span"):
         return QuestionResult(id="q", question="q?", golds=("g",) if has_answer else (), has_answer=has_answer,
@@ -108,13 +108,12 @@ def test_outcome_at_scores_abstentions_as_the_official_v2_script():
 def test_calibrate_reader_open_fits_on_a_collection_and_writes_the_threshold(five_articles, tmp_path, tiny_reader_dir,
                                                                             monkeypatch, embedder, capsys):
     monkeypatch.setenv("CITEQA_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr("qa.config.embedder_from_config", lambda config: embedder)
     reader_dir = tmp_path / "reader"
     shutil.copytree(tiny_reader_dir, reader_dir)
     previous = ExtractiveReader(reader_dir).no_answer_threshold
     report = tmp_path / "open.json"
     argv = ["calibrate-reader", str(five_articles), "--open", "--k", "2", "--reader", str(reader_dir), "--report", str(report)]
-    assert main(argv) == 0
+    assert main(argv, embedder=embedder) == 0
     summary = json.loads(report.read_text())
     assert summary == json.loads(capsys.readouterr().out)
     assert summary["fitted_on"] == "open" and summary["articles_indexed"] == 3
@@ -128,7 +127,7 @@ def test_calibrate_reader_open_fits_on_a_collection_and_writes_the_threshold(fiv
     assert len(index_folders) == 1 and "-articles-" in index_folders[0].name
 
     before = (reader_dir / "config.json").read_text()
-    assert main([*argv[:-2], "--dry-run"]) == 0
+    assert main([*argv[:-2], "--dry-run"], embedder=embedder) == 0
     assert (reader_dir / "config.json").read_text() == before
 
 

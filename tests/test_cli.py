@@ -83,8 +83,8 @@ def test_debug_flag_shows_the_traceback(tmp_path):
 
 
 def test_the_terminal_answer_marks_the_span_and_says_how_much_was_read():
-    from qa.cli import format_answer
-    from qa.types import Answer, Citation
+    from qa.cli.ask_command import format_answer
+    from qa.answering.types import Answer, Citation
 
     passage = "The new entity will start building a data center in Abilene, Texas."
     start = passage.index("Abilene")

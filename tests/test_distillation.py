@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from qa.cli import main
-from qa.distillation import TeacherEnsemble, distillation_loss
-from qa.training import TrainingConfig, train_reader
+from qa.training.distillation import TeacherEnsemble, distillation_loss
+from qa.training.train import TrainingConfig, train_reader
 
 from test_training import make_config, squad_file  # noqa: F401  (fixture)
 

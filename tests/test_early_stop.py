@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.config import Config
-from qa.early_stop import ReadingRecord, choose_early_stop_score, early_stop_outcome
-from qa.pipeline import Assistant
-from qa.types import Span
+from qa.answering.config import Config
+from qa.training.early_stop import ReadingRecord, choose_early_stop_score, early_stop_outcome
+from qa.answering.pipeline import Assistant
+from qa.answering.types import Span
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -137,12 +137,12 @@ def test_a_real_reader_stops_with_the_answer_of_its_first_passages(tiny_reader_d
 
 
 def test_the_reader_folder_records_the_score(tiny_reader_dir, tmp_path):
-    from qa.reader import ExtractiveReader, store_reader_settings
+    from qa.answering.reader import ExtractiveReader, record_settings
 
     folder = tmp_path / "reader"
     shutil.copytree(tiny_reader_dir, folder)
     assert ExtractiveReader(folder).early_stop_score is None
-    store_reader_settings(folder, early_stop_score=4.5)
+    record_settings(folder, early_stop_score=4.5)
     assert ExtractiveReader(folder).early_stop_score == 4.5
 
 
@@ -152,13 +152,12 @@ def test_calibration_fits_writes_and_reports(tiny_reader_dir, tmp_path, monkeypa
     from qa.cli import main
 
     monkeypatch.setenv("CITEQA_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr("qa.config.embedder_from_config", lambda config: embedder)
     folder = tmp_path / "reader"
     shutil.copytree(tiny_reader_dir, folder)
     report = tmp_path / "early.json"
     argv = ["calibrate-early-stop", str(FIXTURES / "squad_v1_tiny.json"), "--reader", str(folder), "--k", "3",
             "--max-f1-loss", "100", "--report", str(report)]
-    assert main(argv) == 0
+    assert main(argv, embedder=embedder) == 0
     summary = json.loads(report.read_text())
     assert summary == json.loads(capsys.readouterr().out)
     assert summary["fit"]["articles"] == 2 and summary["held_out"]["articles"] == 1

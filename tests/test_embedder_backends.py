@@ -102,7 +102,7 @@ def test_the_onnx_file_is_built_once_and_reused(embedder, tmp_path, monkeypatch)
 
 
 def test_config_names_a_bad_embedding_backend():
-    from qa.config import Config, embedder_from_config
+    from qa.answering.config import Config, embedder_from_config
 
     with pytest.raises(ValueError, match="embedding backend 'gpu'"):
         Config(embedding_backend="gpu")

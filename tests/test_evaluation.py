@@ -20,27 +20,11 @@ from benchmarks.squad_official import (
     official_v2_evaluate,
     official_v2_find_best_thresh,
 )
-from qa.datasets import QAExample, QuestionSetError, load_questions, load_squad, load_squad_paragraphs
-from qa.evaluation import (
-    READER_MISS,
-    RETRIEVAL_MISS,
-    EvalOptions,
-    QuestionResult,
-    build_report,
-    evaluate,
-    find_best_threshold,
-    first_hit_rank,
-    holds_answer,
-    latency_summary,
-    mean_reciprocal_rank,
-    miss_counts,
-    recall_at,
-    risk_coverage,
-    scoring_for,
-    squad_index_dir,
-    worst_misses,
-)
-from qa.metrics import SCORING_V1, SCORING_V2, f1_score_v1, percentage, question_scores
+from qa.evaluation.datasets import QAExample, QuestionSetError, load_questions, load_squad, load_squad_paragraphs
+from qa.evaluation.scoring import READER_MISS, RETRIEVAL_MISS, QuestionResult, build_report, find_best_threshold, first_hit_rank, holds_answer, latency_summary, mean_reciprocal_rank, miss_counts, recall_at, risk_coverage, scoring_for, worst_misses
+from qa.answering.config import Config
+from qa.evaluation.run import EvalOptions, evaluate, squad_index_dir
+from qa.evaluation.metrics import SCORING_V1, SCORING_V2, f1_score_v1, percentage, question_scores
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -183,7 +167,7 @@ def test_best_threshold_is_the_best_of_every_possible_threshold(rows):
 
 
 def test_html_highlight_escapes_text_and_marks_spans():
-    from qa.eval_report import highlight
+    from qa.evaluation.report import highlight
 
     text = "Use <b> & the Abilene, Texas site"
     assert highlight(text, ["<b>"], None) == 'Use <mark class="gold">&lt;b&gt;</mark> &amp; the Abilene, Texas site'
@@ -201,7 +185,7 @@ def test_html_highlight_escapes_text_and_marks_spans():
 def test_html_highlight_keeps_the_text(text, golds, pred):
     import html
 
-    from qa.eval_report import highlight
+    from qa.evaluation.report import highlight
 
     marked = highlight(text, golds, (min(pred[0], len(text)), min(pred[1], len(text))))
     assert html.unescape(re.sub(r"</?mark[^>]*>", "", marked)) == text
@@ -323,16 +307,15 @@ REQUIRED = ["exact_match", "f1", "latency_ms", "recall@1", "recall@5", "mrr", "q
 
 
 def test_open_squad_run_from_the_command_line(tmp_path, tiny_reader_dir, embedder, monkeypatch, capsys):
-    from embeddings.index import ChunkingSettings
+    from corpus.chunking import ChunkingSettings
     from qa.cli import main
 
     monkeypatch.setenv("CITEQA_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr("qa.config.embedder_from_config", lambda config: embedder)  # the session's model, loaded once
     out = tmp_path / "out"
     argv = ["eval", str(FIXTURES / "squad_v1_tiny.json"), "--reader", str(tiny_reader_dir), "--k", "3", "--mode", "bm25",
             "--threshold", "1000", "--predictions", str(out / "pred.json"), "--report", str(out / "report.json"),
             "--html", str(out / "report.html")]
-    assert main(argv) == 0
+    assert main(argv, embedder=embedder) == 0  # the session's model, loaded once
     captured = capsys.readouterr()
     assert "7/7" in captured.err  # the progress bar
     assert "exact match" in captured.out and "recall@3" in captured.out and "p95" in captured.out
@@ -374,7 +357,7 @@ def test_open_squad_run_from_the_command_line(tmp_path, tiny_reader_dir, embedde
 
 @pytest.fixture(scope="module")
 def tiny_reader(tiny_reader_dir):
-    from qa.reader import ExtractiveReader
+    from qa.answering.reader import ExtractiveReader
 
     return ExtractiveReader(tiny_reader_dir)
 
@@ -382,7 +365,7 @@ def tiny_reader(tiny_reader_dir):
 @pytest.mark.parametrize("threshold", [None, 1000.0])
 def test_reader_only_v2_split_agrees_with_official(tiny_reader, threshold):
     path = FIXTURES / "squad_v2_tiny.json"
-    run = evaluate(EvalOptions(str(path), reader_only=True, threshold=threshold), reader=tiny_reader)
+    run = evaluate(EvalOptions(str(path), reader_only=True), Config(no_answer_threshold=threshold), reader=tiny_reader)
     report = run.report
     assert report["HasAns_total"] == 7 and report["NoAns_total"] == 3
     assert report["recall@1"] is None and report["mrr"] is None and report["misses"]["retrieval_miss"] == 0
@@ -408,8 +391,8 @@ def test_sample_takes_questions_at_even_steps(tiny_reader):
 
 def test_open_runs_on_jsonl_and_csv_over_a_given_index(built_index, embedder, tiny_reader):
     for name in ("questions.jsonl", "questions.csv"):
-        run = evaluate(EvalOptions(str(FIXTURES / name), index=str(built_index), k=2, retrieval_mode="dense", limit=3),
-                       embedder=embedder, reader=tiny_reader)
+        run = evaluate(EvalOptions(str(FIXTURES / name), limit=3),
+                       Config(index_dir=str(built_index), k=2, retrieval_mode="dense"), embedder=embedder, reader=tiny_reader)
         report = run.report
         assert report["questions"] == 3 and "recall@2" in report and report["settings"]["index"] == str(built_index)
         assert report["HasAns_total"] == 2 and report["NoAns_total"] == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.followup import MAX_FOLLOWUP_WORDS, anchor_question, is_followup, retrieval_query, words
+from qa.answering.followup import MAX_FOLLOWUP_WORDS, anchor_question, is_followup, retrieval_query, words
 
 
 @pytest.mark.parametrize("question", [

@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.retrievers import reciprocal_rank_fusion
+from qa.answering.retrievers import reciprocal_rank_fusion
 
 
 def test_rrf_scores_and_order():

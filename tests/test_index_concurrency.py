@@ -5,7 +5,9 @@ import time
 
 import pytest
 
-from embeddings.index import ChunkingSettings, DocumentIndex, update_index, write_lock
+from corpus.chunking import ChunkingSettings
+
+from embeddings.index import DocumentIndex, update_index, write_lock
 
 SETTINGS = ChunkingSettings(max_words=25, overlap_sentences=1)
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from embeddings.index import ChunkingSettings, DocumentIndex, update_index
+from corpus.chunking import ChunkingSettings
+
+from embeddings.index import DocumentIndex, update_index
 
 ROOT = Path(__file__).resolve().parent.parent
 

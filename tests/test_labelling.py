@@ -4,7 +4,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from embeddings.models import default_embedding_model_path
-from qa.labelling import answer_token_span, label_windows, normalise_answer_span
+from qa.training.labelling import answer_token_span, label_windows, normalise_answer_span
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.metrics import best_over_golds, exact_match, f1_score, normalize_answer
+from qa.evaluation.metrics import best_over_golds, exact_match, f1_score, normalize_answer
 
 
 @pytest.mark.parametrize(

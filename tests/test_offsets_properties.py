@@ -4,9 +4,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from corpus.documents import Chunk, page_number
-from embeddings.index import StoredDocument
-from qa.pipeline import citation_for, merge_spans
-from qa.types import Passage, Span
+from embeddings.passage_index import StoredDocument
+from qa.answering.pipeline import citation_for, merge_spans
+from qa.answering.types import Passage, Span
 
 
 @st.composite

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from corpus.documents import document_id
-from qa.datasets import QAExample
+from qa.evaluation.datasets import QAExample
 
 PEERS = Path(__file__).resolve().parent.parent / "benchmarks" / "peers"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.perturbation import ANTONYMS, antonym_swap, negated, perturbed_question
+from qa.training.perturbation import ANTONYMS, antonym_swap, negated, perturbed_question
 
 CONTEXT = "Beyonce released her first album in 2003. It was the largest debut of the year."
 

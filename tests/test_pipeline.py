@@ -5,11 +5,12 @@ import threading
 import pytest
 
 from corpus.documents import Chunk
-from embeddings.index import DocumentIndex, StoredDocument
-from qa.config import Config
-from qa.pipeline import Assistant, EmptyQuestionError, clean_question, merge_spans
-from qa.retrievers import BM25Retriever, DenseRetriever, HybridRetriever, make_retriever
-from qa.types import Passage, Span
+from embeddings.index import DocumentIndex
+from embeddings.passage_index import StoredDocument
+from qa.answering.config import Config
+from qa.answering.pipeline import Assistant, EmptyQuestionError, clean_question, merge_spans
+from qa.answering.retrievers import BM25Retriever, DenseRetriever, HybridRetriever, make_retriever
+from qa.answering.types import Passage, Span
 
 DOC_TEXT = "Intro. The center is in Abilene, Texas. Later: Abilene again."
 

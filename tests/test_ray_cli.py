@@ -14,8 +14,8 @@ pytest.importorskip("pymilvus", reason='the Milvus store needs pip install "cite
 
 from conftest import ARTICLES  # noqa: E402
 
-from qa.config import Config  # noqa: E402
-from qa.stores import open_index  # noqa: E402
+from qa.answering.config import Config  # noqa: E402
+from qa.indexing.stores import open_index  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,5 +34,5 @@ def test_cli_starts_ray_and_writes_milvus(tmp_path, embedder):
     run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "added 3 documents" in run.stdout and "by 1 Ray worker," in run.stdout
-    index = open_index(Config(store="milvus", store_uri=uri, index_dir="news", chunk_words=25), embedder)
+    index = open_index(Config(store="milvus", store_uri=uri, index_dir="news", chunk_words=25).index_target, embedder)
     assert sorted(d.title for d in index.documents().values()) == sorted(t for t, _ in ARTICLES.values())

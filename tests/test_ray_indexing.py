@@ -12,8 +12,8 @@ pytest.importorskip("pymilvus", reason='the Milvus store needs pip install "cite
 
 from conftest import ARTICLES  # noqa: E402
 
-from qa.config import Config  # noqa: E402
-from qa.stores import open_index, update_store  # noqa: E402
+from qa.answering.config import Config  # noqa: E402
+from qa.indexing.stores import open_index, update_store  # noqa: E402
 
 pytestmark = pytest.mark.slow  # starting Ray takes tens of seconds
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow  # starting Ray takes tens of seconds
 def local_ray():
     import ray
 
-    from qa.ray_indexing import _local_runtime_env
+    from qa.indexing.ray_indexing import _local_runtime_env
 
     ray.init(num_cpus=3, include_dashboard=False, runtime_env=_local_runtime_env(), log_to_driver=False, logging_level="warning")
     yield ray
@@ -46,22 +46,22 @@ def corpus(tmp_path):
 @pytest.mark.parametrize("store", ["faiss", "milvus"])
 def test_ray_index_equals_the_plain_path(local_ray, corpus, tmp_path, embedder, store):
     from corpus.loaders import load_path
-    from qa.ray_indexing import index_with_ray
+    from qa.indexing.ray_indexing import index_with_ray
 
     def config(name):
         if store == "faiss":
             return Config(index_dir=str(tmp_path / name), chunk_words=25)
         return Config(store="milvus", store_uri=str(tmp_path / "m.db"), index_dir=name, chunk_words=25)
 
-    result = index_with_ray(config("ray"), [str(corpus)], workers=2, embedder=embedder, documents_per_batch=1)
+    result = index_with_ray(config("ray").index_target, [str(corpus)], workers=2, embedder=embedder, documents_per_batch=1)
     assert (result.files, result.documents, result.workers) == (5, 3, 2)
     failed = dict(result.failed)
     assert set(failed) == {str(corpus / "broken.json"), f"{corpus / 'records.jsonl'}:2"}
     assert "invalid JSON" in failed[str(corpus / "broken.json")]
     assert len(result.duplicates) == 1 and result.duplicates[0][0] in ("copy.txt", "stargate.txt")  # whichever came second
 
-    update_store(config("plain"), embedder, add=load_path(corpus).documents)
-    ray_index, plain_index = open_index(config("ray"), embedder), open_index(config("plain"), embedder)
+    update_store(config("plain").index_target, embedder, add=load_path(corpus).documents)
+    ray_index, plain_index = open_index(config("ray").index_target, embedder), open_index(config("plain").index_target, embedder)
     assert result.chunks == len(ray_index) == len(plain_index)
     assert ray_index.documents().keys() == plain_index.documents().keys()
     for question in ("Which town was evacuated?", "How much money will be invested?", "Who won the final game?"):

@@ -3,9 +3,9 @@
 import pytest
 
 from corpus.documents import Chunk
-from embeddings.index import StoredDocument
-from qa.reader import ExtractiveReader, ReaderNotInstalledError, reader_settings
-from qa.types import Passage
+from embeddings.passage_index import StoredDocument
+from qa.answering.reader import ExtractiveReader, ReaderNotInstalledError, recorded_settings
+from qa.answering.types import Passage
 
 
 def passage(text, rank=1, start=0, doc_id="d1"):
@@ -17,7 +17,7 @@ def test_settings_come_from_the_model_folder(tiny_reader_dir):
     reader = ExtractiveReader(tiny_reader_dir)
     assert (reader.max_length, reader.stride, reader.no_answer_threshold) == (64, 16, -100.0)
     assert ExtractiveReader(tiny_reader_dir, threshold=2.5).no_answer_threshold == 2.5
-    assert reader_settings(tiny_reader_dir)["max_length"] == 64
+    assert recorded_settings(tiny_reader_dir)["max_length"] == 64
 
 
 def test_spans_are_exact_substrings_of_their_passages(tiny_reader_dir):

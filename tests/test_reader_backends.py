@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from corpus.documents import Chunk
-from embeddings.index import StoredDocument
+from embeddings.passage_index import StoredDocument
 from qa.cli import main
-from qa.config import Config
-from qa.onnx_export import cached_onnx_path, export_onnx, narrowing_matmuls, reader_digest
-from qa.reader import ExtractiveReader, resolve_backend
-from qa.types import Passage
+from qa.answering.config import Config
+from qa.answering.onnx_export import cached_onnx_path, export_onnx, narrowing_matmuls, reader_digest
+from qa.answering.reader import ExtractiveReader, resolve_backend
+from qa.answering.types import Passage
 
 TEXTS = [
     "The Stargate data center is being built in Abilene, Texas, by OpenAI, Oracle and SoftBank.",

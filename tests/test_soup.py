@@ -9,7 +9,7 @@ import torch
 from transformers import AutoModelForQuestionAnswering
 
 from qa.cli import main
-from qa.soup import average_readers, soup_weights
+from qa.training.soup import average_readers, soup_weights
 
 
 @pytest.mark.parametrize(

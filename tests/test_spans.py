@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.spans import decode_spans
+from qa.answering.spans import decode_spans
 
 # token 0 = CLS, 1-2 = question, 3 = SEP, 4-8 = context, 9 = SEP
 OFFSETS = [None, None, None, None, (0, 3), (4, 9), (10, 12), (13, 18), (19, 24), None]

@@ -7,10 +7,12 @@ import pytest
 
 pytest.importorskip("pymilvus", reason='the Milvus store needs pip install "citeqa[milvus]"')
 
-from embeddings.index import ChunkingSettings, IndexMismatchError, IndexNotFoundError  # noqa: E402
-from qa.config import Config  # noqa: E402
-from qa.retrievers import make_retriever, reciprocal_rank_fusion  # noqa: E402
-from qa.stores import open_index, update_store  # noqa: E402
+from corpus.chunking import ChunkingSettings  # noqa: E402
+
+from embeddings.index import IndexMismatchError, IndexNotFoundError
+from qa.answering.config import Config  # noqa: E402
+from qa.answering.retrievers import make_retriever, reciprocal_rank_fusion  # noqa: E402
+from qa.indexing.stores import open_index, update_store  # noqa: E402
 
 STORES = ("faiss", "milvus")
 QUESTIONS = [
@@ -36,9 +38,9 @@ def store(request):
 def built(store, tmp_path, embedder, documents):
     """(config, index) of a fresh index over the three test articles in the given store."""
     config = config_for(store, tmp_path)
-    report, _ = update_store(config, embedder, add=documents)
+    report, _ = update_store(config.index_target, embedder, add=documents)
     assert report.changed and len(report.added) == 3
-    return config, open_index(config, embedder)
+    return config, open_index(config.index_target, embedder)
 
 
 def ranked_places(index, ranked):
@@ -103,16 +105,16 @@ def test_retrievers_cite_exact_passages(built, embedder, mode):
 def test_remove_and_duplicates(built, embedder, documents, store):
     config, _ = built
     gone = documents[1]
-    report, _ = update_store(config, embedder, remove=[gone.doc_id, "no-such-doc"])
+    report, _ = update_store(config.index_target, embedder, remove=[gone.doc_id, "no-such-doc"])
     assert report.removed == (gone.doc_id,)
-    index = open_index(config, embedder)
+    index = open_index(config.index_target, embedder)
     assert gone.doc_id not in index.documents()
     hits = index.search_vectors(embedder.encode(["volcano lava Grindavik"]), 100)
     assert gone.doc_id not in {c.doc_id for c in index.chunks([int(i) for i in hits.ids[0]]).values()}
     assert all(gone.doc_id != index.chunks([i])[i].doc_id for i, _ in index.bm25.search("Grindavik", 10))
-    again, _ = update_store(config, embedder, add=[documents[0], gone])
+    again, _ = update_store(config.index_target, embedder, add=[documents[0], gone])
     assert again.added == (gone.doc_id,) and again.duplicates == ((documents[0].source, documents[0].doc_id),)
-    assert open_index(config, embedder).documents()[gone.doc_id].chunks > 0
+    assert open_index(config.index_target, embedder).documents()[gone.doc_id].chunks > 0
 
 
 def test_another_embedding_model_is_refused(built, embedder):
@@ -130,8 +132,8 @@ def test_both_stores_rank_alike(tmp_path, embedder, documents):
     indexes = {}
     for store in STORES:
         config = config_for(store, tmp_path)
-        update_store(config, embedder, add=documents)
-        indexes[store] = open_index(config, embedder)
+        update_store(config.index_target, embedder, add=documents)
+        indexes[store] = open_index(config.index_target, embedder)
     for question in QUESTIONS:
         vector = embedder.encode([question])
         dense = {s: ix.search_vectors(vector, 10) for s, ix in indexes.items()}
@@ -146,8 +148,8 @@ def test_both_stores_rank_alike(tmp_path, embedder, documents):
 def test_milvus_hybrid_search_is_our_fusion(tmp_path, embedder, documents):
     """Milvus's own RRF ranker over its vector and BM25 searches scores each chunk as our fusion does."""
     config = config_for("milvus", tmp_path)
-    update_store(config, embedder, add=documents)
-    index = open_index(config, embedder)
+    update_store(config.index_target, embedder, add=documents)
+    index = open_index(config.index_target, embedder)
     for question in QUESTIONS:
         vector = embedder.encode([question])
         ours = reciprocal_rank_fusion([
@@ -162,9 +164,9 @@ def test_milvus_index_persists_and_reopens(tmp_path, embedder, documents):
     from embeddings.milvus_store import connect
 
     config = config_for("milvus", tmp_path)
-    update_store(config, embedder, add=documents)
+    update_store(config.index_target, embedder, add=documents)
     index = MilvusIndex.open(config.store_uri, "contract", embedder=embedder, client=connect(config.store_uri))
-    assert len(index) == len(open_index(config, embedder)) > 3
+    assert len(index) == len(open_index(config.index_target, embedder)) > 3
     assert index.chunking == ChunkingSettings(25, 1)
     with pytest.raises(IndexNotFoundError, match="--store milvus"):
         MilvusIndex.open(config.store_uri, "missing")
@@ -203,14 +205,14 @@ def test_bad_store_settings_are_named():
 def test_bundled_articles_answer_alike_in_both_stores(tmp_path, embedder, tiny_reader_dir):
     """Hybrid answers over the bundled articles: FAISS with local fusion, Milvus with its own BM25 and RRF."""
     from corpus.loaders import load_default_corpus
-    from qa.pipeline import Assistant
+    from qa.answering.pipeline import Assistant
 
     questions = ["In which city is the Stargate data center being built?", "Who is the CEO of OpenAI?",
                  "How much money does SoftBank have secured?", "Who leads the project?", "What did Musk post on X?"]
     answers = {}
     for store in STORES:
         config = config_for(store, tmp_path).with_changes(chunk_words=120, reader_model=str(tiny_reader_dir), k=3)
-        update_store(config, embedder, add=load_default_corpus())
+        update_store(config.index_target, embedder, add=load_default_corpus())
         assistant = Assistant.from_config(config, embedder=embedder)
         assert type(assistant.retriever).__name__ == ("HybridRetriever" if store == "faiss" else "EngineHybridRetriever")
         answers[store] = [assistant.answer(question) for question in questions]
@@ -223,12 +225,12 @@ def test_bundled_articles_answer_alike_in_both_stores(tmp_path, embedder, tiny_r
 
 def test_chat_service_writes_to_milvus(tmp_path, embedder, documents, tiny_reader_dir):
     """The chat's uploads and removals go to the Milvus collections, which a second replica then sees."""
-    from qa.pipeline import Assistant
+    from qa.answering.pipeline import Assistant
     from ui import ChatService
 
     config = config_for("milvus", tmp_path).with_changes(reader_model=str(tiny_reader_dir))
-    update_store(config, embedder, add=documents[:2])
-    service = ChatService(Assistant.from_config(config, embedder=embedder), embedder)
+    update_store(config.index_target, embedder, add=documents[:2])
+    service = ChatService(Assistant.from_config(config, embedder=embedder))
     upload = tmp_path / "chess.txt"
     upload.write_text(documents[2].text + "\n")
     assert "Added 1 document" in service.add_files([upload])
@@ -245,11 +247,11 @@ def test_cli_info_describes_a_milvus_index(tmp_path, embedder, documents, capsys
     from qa.cli import main
 
     config = config_for("milvus", tmp_path)
-    update_store(config, embedder, add=documents)
+    update_store(config.index_target, embedder, add=documents)
     flags = ["--store", "milvus", "--store-uri", config.store_uri, "--index", config.index_dir]
     assert main(["info", *flags, "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert (info["store"], info["documents"], info["chunks"]) == ("milvus", 3, len(open_index(config, embedder)))
+    assert (info["store"], info["documents"], info["chunks"]) == ("milvus", 3, len(open_index(config.index_target, embedder)))
     assert sorted(d["title"] for d in info["document_list"]) == sorted(d.title for d in documents)
     assert main(["info", *flags]) == 0
     text = capsys.readouterr().out

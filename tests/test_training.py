@@ -6,20 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from qa.training import (
-    CHECKPOINT_FILE,
-    TrainingConfig,
-    epoch_batches,
-    export_checkpoint,
-    model_for_training,
-    answer_removed_contexts,
-    perturbed_question_contexts,
-    negative_contexts,
-    train_reader,
-)
-from qa.datasets import QAExample
-from qa.datasets import load_squad
-from qa.reader import store_reader_settings
+from qa.training.train import CHECKPOINT_FILE, TrainingConfig, epoch_batches, export_checkpoint, model_for_training, answer_removed_contexts, perturbed_question_contexts, negative_contexts, train_reader
+from qa.evaluation.datasets import QAExample
+from qa.evaluation.datasets import load_squad
+from qa.answering.reader import record_settings
 
 
 @pytest.fixture
@@ -185,7 +175,7 @@ def test_export_and_warm_start(tmp_path, squad_file, base_model):
     assert config["citeqa"]["no_answer_threshold"] == 1.5
     assert config["citeqa"]["training"]["global_step"] == 6
     assert (exported / "model.safetensors").exists() and (exported / "tokenizer.json").exists()
-    store_reader_settings(exported, backend="onnx", early_stop_score=4.5)
+    record_settings(exported, backend="onnx", early_stop_score=4.5)
     again = export_checkpoint(run_dir, exported, no_answer_threshold=2.0)
     settings = json.loads((again / "config.json").read_text())["citeqa"]
     assert settings["backend"] == "onnx", "the measured backend stays"

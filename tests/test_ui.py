@@ -15,7 +15,7 @@ import pytest
 
 import ui
 from corpus.documents import Document, document_id
-from qa.types import Answer, Citation
+from qa.answering.types import Answer, Citation
 
 QUESTION = "In which city is the Stargate data center being built?"
 INJECTION_TITLE = 'Evil <b onmouseover="alert(3)">title</b> & co'
@@ -159,7 +159,7 @@ def test_user_questions_keeps_only_the_users_non_empty_questions():
 
 
 def test_document_rows_and_choices():
-    from embeddings.index import StoredDocument
+    from embeddings.passage_index import StoredDocument
 
     docs = [StoredDocument("abcdef1234", "<b>T</b>", None, "a.txt", None, (), 3, ("a.txt",))]
     assert ui.document_rows(docs) == [["<b>T</b>", "", 3, "a.txt"]]  # a Dataframe shows str cells as text
@@ -171,7 +171,8 @@ def test_document_rows_and_choices():
 
 @pytest.fixture(scope="module")
 def ui_index(tmp_path_factory, embedder, documents) -> Path:
-    from embeddings.index import ChunkingSettings, update_index
+    from corpus.chunking import ChunkingSettings
+    from embeddings.index import update_index
 
     evil = Document(document_id(INJECTION_TEXT), INJECTION_TITLE, "2025-02-01", "evil.html", INJECTION_TEXT)
     folder = tmp_path_factory.mktemp("ui-index") / "idx"
@@ -180,11 +181,11 @@ def ui_index(tmp_path_factory, embedder, documents) -> Path:
 
 
 def make_service(index_dir, embedder, reader_dir, **kwargs) -> ui.ChatService:
-    from qa.config import Config
-    from qa.pipeline import Assistant
+    from qa.answering.config import Config
+    from qa.answering.pipeline import Assistant
 
     assistant = Assistant.from_config(Config(index_dir=str(index_dir), reader_model=str(reader_dir)), embedder=embedder)
-    return ui.ChatService(assistant, embedder, **kwargs)
+    return ui.ChatService(assistant, **kwargs)
 
 
 @pytest.fixture(scope="module")

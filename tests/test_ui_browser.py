@@ -49,8 +49,8 @@ def browser():
 def served(tmp_path_factory, embedder, tiny_reader_dir):
     from corpus.loaders import load_default_corpus
     from embeddings.index import update_index
-    from qa.config import Config
-    from qa.pipeline import Assistant
+    from qa.answering.config import Config
+    from qa.answering.pipeline import Assistant
 
     index = tmp_path_factory.mktemp("browser-index") / "idx"
     update_index(index, embedder, add=load_default_corpus())

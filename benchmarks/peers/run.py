@@ -57,9 +57,9 @@ def python_of(system: str) -> Path:
 
 def reader_info(reader: Path) -> dict:
     """The reader's window settings (as citeqa reads them), training step and a fingerprint of its weights."""
-    from qa.reader import reader_settings
+    from qa.answering.reader import recorded_settings
 
-    settings = reader_settings(reader)
+    settings = recorded_settings(reader)
     training = settings.get("training") or {}
     weights = sorted(reader.glob("*.safetensors")) or sorted(reader.glob("*.bin"))
     return {
@@ -76,10 +76,11 @@ def reader_info(reader: Path) -> dict:
 def export_inputs(squad: Path, embedding_model: Path, limit: int, work: Path) -> tuple[Path, Path, Path, list]:
     """(citeqa's eval index folder, chunks JSONL, questions JSONL, the QAExamples) — built once, reused."""
     from embeddings.embedder import Embedder
-    from embeddings.index import ChunkingSettings, DocumentIndex
-    from qa.config import Config
-    from qa.datasets import load_squad
-    from qa.evaluation import squad_index_dir
+    from corpus.chunking import ChunkingSettings
+    from embeddings.index import DocumentIndex
+    from qa.answering.config import Config
+    from qa.evaluation.datasets import load_squad
+    from qa.evaluation.run import squad_index_dir
 
     config = Config()
     embedder = Embedder(embedding_model)
@@ -144,8 +145,8 @@ def score(raw: dict, examples: list, chunks: dict[str, dict]) -> dict:
     """Official SQuAD v1.1 EM/F1, recall@1/@5 over the passages read (a passage holds a gold answer, or
     comes from the question's own paragraph: citeqa eval's rule), latency and throughput of one system."""
     from corpus.documents import document_id
-    from qa.evaluation import first_hit_rank, holds_answer, latency_summary, recall_at
-    from qa.metrics import SCORING_V1, percentage, question_scores
+    from qa.evaluation.scoring import first_hit_rank, holds_answer, latency_summary, recall_at
+    from qa.evaluation.metrics import SCORING_V1, percentage, question_scores
 
     by_id = {r["id"]: r for r in raw["questions"]}
     missing = [ex.id for ex in examples if ex.id not in by_id]
@@ -317,7 +318,7 @@ def main() -> int:
         parser.error(f"unknown system(s) {', '.join(unknown)}: choose from {', '.join(SYSTEMS)}")
     args.reader = args.reader.resolve()
     args.embedding_model = (args.embedding_model or default_embedding_model_path()).resolve()
-    from qa.defaults import cache_root
+    from qa.indexing.bundled import cache_root
 
     work = (args.work or cache_root() / "bench").resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -411,7 +412,7 @@ def main() -> int:
         "threads": args.threads,
         "machine": machine_info(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "scoring": "official SQuAD v1.1 (qa/metrics.py); recall@k: a passage read holds a gold answer "
+        "scoring": "official SQuAD v1.1 (qa/evaluation/metrics.py); recall@k: a passage read holds a gold answer "
                    "(SQuAD-normalised tokens) or comes from the question's own paragraph",
     })
     report["ratios"] = ratios(report["systems"])
@@ -419,7 +420,7 @@ def main() -> int:
     order = ["systems", "ratios", "goal"]
     report = {**{k: v for k, v in report.items() if k not in order}, **{k: report[k] for k in order}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    from qa.evaluation import write_json
+    from qa.evaluation.run import write_json
 
     write_json(args.out, report)
     md_path.write_text(table(report), encoding="utf-8")

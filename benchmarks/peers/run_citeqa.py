@@ -26,8 +26,8 @@ def main() -> None:
 
     def load():
         from embeddings.embedder import Embedder
-        from qa.config import Config
-        from qa.pipeline import Assistant
+        from qa.answering.config import Config
+        from qa.answering.pipeline import Assistant
 
         config = Config(embedding_model=str(args.embedding_model), reader_model=str(args.reader),
                         index_dir=str(args.index_dir), k=args.k, retrieval_mode="hybrid", fusion_pool=args.pool,

@@ -26,7 +26,7 @@ from corpus.chunking import chunk_document  # noqa: E402
 from corpus.errors import CorpusError  # noqa: E402
 from corpus.loaders import load_path  # noqa: E402
 from embeddings.sparse import BM25Index  # noqa: E402
-from qa.pipeline import EmptyQuestionError, clean_question  # noqa: E402
+from qa.answering.pipeline import EmptyQuestionError, clean_question  # noqa: E402
 
 SUFFIXES = [".txt", ".md", ".html", ".htm", ".pdf", ".json", ".jsonl"]
 SEEDS = [p.read_bytes() for p in sorted((ROOT / "corpus" / "articles").glob("*.txt"))]

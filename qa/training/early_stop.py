@@ -10,7 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.reader import store_reader_settings
+from embeddings.embedder import Embedder
+from qa.answering.config import Config
+from qa.answering.pipeline import merge_spans
+from qa.answering.reader import record_settings
+from qa.evaluation.datasets import load_squad
+from qa.evaluation.metrics import question_scores
+from qa.evaluation.scoring import scoring_for
+from qa.training.calibration import fitting_halves, open_squad_assistant
 
 
 @dataclass(frozen=True)
@@ -63,9 +70,6 @@ def reading_records(examples, assistant, *, k: int, first: int, threshold: float
                     progress: bool = False) -> list[ReadingRecord]:
     """Each question retrieved and read in full once; the first-passages answer is taken from the same
     spans (a window's spans do not depend on the other passages). Also returns the mean passages found."""
-    from qa.metrics import question_scores
-    from qa.pipeline import merge_spans
-
     iterator = examples
     if progress:
         import sys
@@ -92,29 +96,17 @@ def reading_records(examples, assistant, *, k: int, first: int, threshold: float
 
 def calibrate_early_stop(model_dir: str | Path, questions: str | Path, *, k: int = 5, first: int = 2,
                          max_f1_loss: float = 0.2, limit_per_half: int | None = None, write: bool = True,
-                         embedding_model: str | None = None, progress: bool = False) -> dict:
+                         embedding_model: str | None = None, embedder: Embedder | None = None,
+                         progress: bool = False) -> dict:
     """Fit the early-stop score on the first half of a SQuAD file's articles (open retrieval over the
     file's own paragraphs), report the other half with it, and store it in the reader's config.json."""
-    from embeddings.index import ChunkingSettings
-    from qa.calibration import split_by_article
-    from qa.datasets import spread
-    from qa.config import Config, embedder_from_config
-    from qa.datasets import load_squad
-    from qa.evaluation import scoring_for, squad_index_dir
-    from qa.pipeline import Assistant
-
     model_dir, questions = Path(model_dir), Path(questions)
-    fit, held = split_by_article(load_squad(questions))
-    if limit_per_half is not None:
-        fit, held = spread(fit, limit_per_half), spread(held, limit_per_half)
+    fit, held = fitting_halves(load_squad(questions), limit_per_half)
     if not fit or not held:
         raise ValueError(f"{questions} needs questions from at least two articles to calibrate")
     config = Config(reader_model=str(model_dir), embedding_model=embedding_model, k=k, early_stop_passages=first,
                     early_stop_score=math.inf)
-    embedder = embedder_from_config(config)
-    chunking = ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences)
-    index_dir = squad_index_dir(questions, embedder, chunking, progress=progress)
-    assistant = Assistant.from_config(config.with_changes(index_dir=str(index_dir)), embedder=embedder)
+    assistant = open_squad_assistant(questions, config, embedder=embedder, progress=progress)
     threshold = assistant.reader.no_answer_threshold
     scoring = scoring_for([*fit, *held])
 
@@ -143,5 +135,5 @@ def calibrate_early_stop(model_dir: str | Path, questions: str | Path, *, k: int
         },
     }
     if write and score is not None:
-        store_reader_settings(model_dir, early_stop_score=score)
+        record_settings(model_dir, early_stop_score=score)
     return summary

@@ -11,9 +11,14 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from qa.datasets import QAExample, load_squad, spread
-from qa.metrics import SCORING_V2
-from qa.reader import store_reader_settings
+from embeddings.embedder import Embedder
+from qa.answering.config import Config, embedder_from_config
+from qa.answering.pipeline import Assistant, PassageAnswerer
+from qa.answering.reader import ExtractiveReader, Reader, record_settings, recorded_settings
+from qa.evaluation.datasets import QAExample, load_squad, spread
+from qa.evaluation.metrics import SCORING_V2
+from qa.evaluation.run import run_questions, squad_index_dir
+from qa.evaluation.scoring import build_report, find_best_threshold
 
 
 def split_by_article(examples: Sequence[QAExample]) -> tuple[list[QAExample], list[QAExample]]:
@@ -21,6 +26,23 @@ def split_by_article(examples: Sequence[QAExample]) -> tuple[list[QAExample], li
     titles = list(dict.fromkeys(ex.title for ex in examples))
     fit_titles = set(titles[: (len(titles) + 1) // 2])
     return [ex for ex in examples if ex.title in fit_titles], [ex for ex in examples if ex.title not in fit_titles]
+
+
+def fitting_halves(examples: Sequence[QAExample], limit_per_half: int | None) -> tuple[list[QAExample], list[QAExample]]:
+    """`split_by_article`, each half spread to at most `limit_per_half` questions (quick runs)."""
+    fit, held = split_by_article(examples)
+    if limit_per_half is not None:
+        fit, held = spread(fit, limit_per_half), spread(held, limit_per_half)
+    return fit, held
+
+
+def open_squad_assistant(questions: Path, config: Config, *, embedder: Embedder | None = None, reader: Reader | None = None,
+                         titles: frozenset[str] | None = None, progress: bool = False) -> Assistant:
+    """An assistant over a SQuAD file's own paragraphs (only its articles in `titles` when given), the open
+    setting that calibration fits in."""
+    embedder = embedder if embedder is not None else embedder_from_config(config)
+    index_dir = squad_index_dir(questions, embedder, config.chunking, titles=titles, progress=progress)
+    return Assistant.from_config(config.with_changes(index_dir=str(index_dir)), embedder=embedder, reader=reader)
 
 
 def held_out_summary(report: dict) -> dict:
@@ -37,24 +59,17 @@ def held_out_summary(report: dict) -> dict:
 def store_threshold(model_dir: Path, threshold: float, fitted_on: str = "squad-v2.0") -> None:
     """Write `citeqa.no_answer_threshold` (and the setting it was fitted in) into the model folder's
     config.json (atomically)."""
-    store_reader_settings(model_dir, no_answer_threshold=threshold, threshold_fitted_on=fitted_on)
+    record_settings(model_dir, no_answer_threshold=threshold, threshold_fitted_on=fitted_on)
 
 
 def calibrate_reader(model_dir: str | Path, questions: str | Path, *, write: bool = True,
                      limit_per_half: int | None = None, progress: bool = False) -> dict:
     """Fit the threshold maximising F1 on the first half of the articles; score the second half with it."""
-    from qa.config import Config
-    from qa.evaluation import build_report, run_questions
-    from qa.pipeline import Assistant
-    from qa.reader import ExtractiveReader
-
     model_dir = Path(model_dir)
-    fit, held = split_by_article(load_squad(questions))
-    if limit_per_half is not None:
-        fit, held = spread(fit, limit_per_half), spread(held, limit_per_half)
+    fit, held = fitting_halves(load_squad(questions), limit_per_half)
     if not fit or not held:
         raise ValueError(f"{questions} needs questions from at least two articles to calibrate")
-    assistant = Assistant(None, None, ExtractiveReader(model_dir, threshold=-math.inf), Config())
+    assistant = PassageAnswerer(ExtractiveReader(model_dir, threshold=-math.inf), Config())
 
     def score(examples, threshold):
         results, seconds = run_questions(examples, assistant, k=1, threshold=threshold, reader_only=True,
@@ -99,31 +114,20 @@ def outcome_at(results: Sequence, threshold: float) -> dict:
 
 def calibrate_open_threshold(model_dir: str | Path, questions: str | Path, *, k: int = 5, write: bool = True,
                              limit_per_half: int | None = None, embedding_model: str | None = None,
-                             progress: bool = False) -> dict:
+                             embedder: Embedder | None = None, progress: bool = False) -> dict:
     """Fit the threshold maximising v2.0 F1 on open retrieval: index every other article of a SQuAD file,
     ask the first half of all articles' questions (those about absent articles must abstain), and report the
     other half, with the folder's previous threshold beside it."""
-    from embeddings.index import ChunkingSettings
-    from qa.config import Config, embedder_from_config
-    from qa.evaluation import find_best_threshold, run_questions, squad_index_dir
-    from qa.pipeline import Assistant
-    from qa.reader import ExtractiveReader, reader_settings
-
     model_dir, questions = Path(model_dir), Path(questions)
     present, relabelled = collection_split(load_squad(questions))
-    fit, held = split_by_article(relabelled)
-    if limit_per_half is not None:
-        fit, held = spread(fit, limit_per_half), spread(held, limit_per_half)
+    fit, held = fitting_halves(relabelled, limit_per_half)
     for half in (fit, held):
         if not any(ex.answers for ex in half) or all(ex.answers for ex in half):
             raise ValueError(f"{questions} needs at least four articles with questions to calibrate in the open setting")
-    previous = reader_settings(model_dir).get("no_answer_threshold")
+    previous = recorded_settings(model_dir).get("no_answer_threshold")
     config = Config(reader_model=str(model_dir), embedding_model=embedding_model, k=k, early_stop_score=math.inf)
-    embedder = embedder_from_config(config)
-    chunking = ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences)
-    index_dir = squad_index_dir(questions, embedder, chunking, titles=present, progress=progress)
-    assistant = Assistant.from_config(config.with_changes(index_dir=str(index_dir)), embedder=embedder,
-                                      reader=ExtractiveReader(model_dir, threshold=-math.inf))
+    assistant = open_squad_assistant(questions, config, embedder=embedder, titles=present, progress=progress,
+                                     reader=ExtractiveReader(model_dir, threshold=-math.inf))
 
     def read(examples):
         results, _ = run_questions(examples, assistant, k=k, threshold=-math.inf, reader_only=False,

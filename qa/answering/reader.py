@@ -13,8 +13,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from qa.spans import decode_spans
-from qa.types import Passage, Span
+from qa.answering.spans import decode_spans
+from qa.answering.types import Passage, Span
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def shipped_reader_path() -> Path:
     return SHIPPED_READER
 
 
-def reader_settings(model_dir: Path) -> dict:
+def recorded_settings(model_dir: Path) -> dict:
     """The `citeqa` block of a model folder's config.json (threshold, window settings); {} if absent."""
     try:
         config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
@@ -46,7 +46,7 @@ def reader_settings(model_dir: Path) -> dict:
     return settings if isinstance(settings, dict) else {}
 
 
-def store_reader_settings(model_dir: Path, **settings) -> None:
+def record_settings(model_dir: Path, **settings) -> None:
     """Update keys of the `citeqa` block in a model folder's config.json, atomically."""
     path = Path(model_dir) / "config.json"
     config = json.loads(path.read_text(encoding="utf-8"))
@@ -65,6 +65,10 @@ class Reader(Protocol):
 
     def read(self, question: str, passages: Sequence[Passage], top_n: int = 5) -> list[Span]:
         """Candidate spans, best first; `top_n` per window."""
+        ...
+
+    def description(self) -> dict:
+        """What an evaluation report records of the reader: its model, window and runtime."""
         ...
 
 
@@ -91,7 +95,7 @@ class OnnxLogits:
 
     def __init__(self, model_dir: Path, backend: str):
         from embeddings.onnx_graph import inference_session
-        from qa.onnx_export import ensure_onnx
+        from qa.answering.onnx_export import ensure_onnx
 
         self._session = inference_session(ensure_onnx(model_dir, backend))
         self._names = {i.name for i in self._session.get_inputs()}
@@ -107,7 +111,7 @@ def resolve_backend(model_dir: Path, backend: str) -> str:
         raise ValueError(f"unknown reader backend {backend!r}: choose one of {', '.join(READER_BACKENDS)}")
     if backend != "auto":
         return backend
-    preferred = reader_settings(model_dir).get("backend", "torch")
+    preferred = recorded_settings(model_dir).get("backend", "torch")
     if preferred != "torch" and importlib.util.find_spec("onnxruntime") is None:
         log.warning("onnxruntime is not installed; the reader runs in PyTorch")
         return "torch"
@@ -138,7 +142,7 @@ class ExtractiveReader:
         self.model_dir = Path(model_dir) if model_dir is not None else shipped_reader_path()
         if not (self.model_dir / "config.json").is_file():
             raise ReaderNotInstalledError(f"not a transformers model folder (no config.json): {self.model_dir}")
-        settings = reader_settings(self.model_dir)
+        settings = recorded_settings(self.model_dir)
         self.no_answer_threshold = float(settings.get("no_answer_threshold", 0.0)) if threshold is None else float(threshold)
         recorded_stop = settings.get("early_stop_score")
         self.early_stop_score = float(recorded_stop) if isinstance(recorded_stop, (int, float)) else None
@@ -153,6 +157,10 @@ class ExtractiveReader:
         self._tokenizer = None
         self._lock = threading.Lock()
         self._tokenizer_lock = threading.Lock()  # fast tokenizers fail ("Already borrowed") when shared unlocked
+
+    def description(self) -> dict:
+        return {"reader": str(self.model_dir), "reader_max_length": self.max_length, "reader_stride": self.stride,
+                "reader_backend": self.backend}
 
     def _load(self):
         if self._model is None:

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from corpus.sentences import sentence_spans
-from qa.datasets import QAExample, load_squad
-from qa.labelling import LabelledWindow, label_windows, normalise_answer_span
-from qa.perturbation import perturbed_question
-from qa.reader import reader_settings as reader_settings_of
+from qa.evaluation.datasets import QAExample, load_squad
+from qa.training.labelling import LabelledWindow, label_windows, normalise_answer_span
+from qa.training.perturbation import perturbed_question
+from qa.answering.reader import recorded_settings
 
 CHECKPOINT_FILE = "checkpoint.pt"
 FEATURES_FILE = "features.pt"
@@ -50,7 +50,7 @@ class TrainingConfig:
     # Share of questions also paired with their own paragraph minus the sentences holding the answer.
     answer_removed_ratio: float = 0.0
     # Share of questions also rewritten (negated, or a word swapped for its antonym) into a question
-    # their own paragraph cannot answer, labelled unanswerable (qa.perturbation).
+    # their own paragraph cannot answer, labelled unanswerable (qa.training.perturbation).
     perturbed_ratio: float = 0.0
     # Dropout on attention probabilities. 0 lets torch run its fused attention kernel on the CPU (a step
     # measured 1.6x faster than at the base model's 0.1); None keeps the base model's value.
@@ -62,7 +62,7 @@ class TrainingConfig:
     # each end annealed, so a segment's weights can ship even if the next one never runs.
     schedule_steps: int | None = None
     limit_questions: int | None = None
-    # Reader folders whose mean start/end probabilities the student also learns (qa.distillation), with
+    # Reader folders whose mean start/end probabilities the student also learns (qa.training.distillation), with
     # this weight against the gold-span loss, at this softmax temperature. Empty: no distillation.
     teachers: tuple[str, ...] = ()
     distill_weight: float = 0.5
@@ -159,7 +159,7 @@ def answer_removed_contexts(examples: list[QAExample], ratio: float, seed: int) 
 
 def perturbed_question_contexts(examples: list[QAExample], ratio: float, seed: int) -> list[TrainingSample]:
     """Pair a `ratio` share of questions, rewritten so that their own paragraph cannot answer them
-    (`qa.perturbation.perturbed_question`), with that paragraph, labelled unanswerable; questions no rule
+    (`qa.training.perturbation.perturbed_question`), with that paragraph, labelled unanswerable; questions no rule
     rewrites are skipped."""
     def rewritten(ex: QAExample) -> TrainingSample | None:
         question = perturbed_question(ex.question, ex.context)
@@ -288,7 +288,7 @@ def export_reader(model, tokenizer, out_dir: str | Path, citeqa_settings: dict) 
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".tmp-export")
     shutil.rmtree(tmp, ignore_errors=True)
-    previous = reader_settings_of(out_dir) if out_dir.exists() else {}
+    previous = recorded_settings(out_dir) if out_dir.exists() else {}
     if "backend" in previous and "backend" not in citeqa_settings:  # the measured backend choice carries over
         citeqa_settings = {**citeqa_settings, "backend": previous["backend"]}
     half = copy.deepcopy(model).to(torch.float16)
@@ -349,7 +349,7 @@ def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: st
     model.train()
     teachers = None
     if config.teachers:
-        from qa.distillation import TeacherEnsemble
+        from qa.training.distillation import TeacherEnsemble
 
         teachers = TeacherEnsemble(config.teachers, tokenizer.get_vocab())
     windows = load_windows(config, tokenizer)
@@ -414,7 +414,7 @@ def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: st
             outputs = model(**batch)
             loss = outputs.loss
             if teachers is not None:
-                from qa.distillation import distillation_loss
+                from qa.training.distillation import distillation_loss
 
                 soft = distillation_loss(outputs.start_logits, outputs.end_logits,
                                          *teachers.probabilities(batch, config.distill_temperature),
@@ -441,11 +441,11 @@ def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: st
     save_checkpoint()
     if export_to is not None:
         model.eval()
-        export_reader(model, tokenizer, export_to, reader_settings(config, state))
+        export_reader(model, tokenizer, export_to, exported_settings(config, state))
     return state
 
 
-def reader_settings(config: TrainingConfig, state: TrainingState, no_answer_threshold: float = 0.0) -> dict:
+def exported_settings(config: TrainingConfig, state: TrainingState, no_answer_threshold: float = 0.0) -> dict:
     """The `citeqa` block of an exported reader's config.json."""
     return {
         "max_length": config.max_length,
@@ -489,4 +489,4 @@ def export_checkpoint(run_dir: str | Path, out_dir: str | Path, no_answer_thresh
     model.eval()
     state = TrainingState(**checkpoint["state"])
     threshold = 0.0 if no_answer_threshold is None else no_answer_threshold
-    return export_reader(model, tokenizer, out_dir, reader_settings(config, state, threshold))
+    return export_reader(model, tokenizer, out_dir, exported_settings(config, state, threshold))

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from qa.evaluation import QuestionResult
+from qa.evaluation.scoring import QuestionResult
 
 
 def _count(n: int, noun: str) -> str:

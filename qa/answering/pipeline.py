@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from embeddings.embedder import Embedder
-from qa.config import Config, embedder_from_config
-from qa.metrics import normalize_answer
-from qa.reader import ExtractiveReader, Reader
-from qa.retrievers import PassageIndex, Retriever, make_retriever
-from qa.types import Answer, Citation, Passage, Span
+from embeddings.passage_index import PassageIndex
+from qa.answering.config import Config, embedder_from_config
+from qa.answering.normalize import normalize_answer
+from qa.answering.reader import ExtractiveReader, Reader
+from qa.answering.retrievers import Retriever, make_retriever
+from qa.answering.types import Answer, Citation, Passage, Span
+from qa.indexing.stores import open_index
 
 log = logging.getLogger(__name__)
 
@@ -103,29 +105,82 @@ def reader_from_config(config: Config) -> ExtractiveReader:
     )
 
 
-class Assistant:
-    """Answers questions over one index; safe to share between threads (models load once)."""
+class PassageAnswerer:
+    """Reads given passages and merges their spans into a cited answer: the assistant without retrieval
+    (what reader-only evaluation and calibration run). Safe to share between threads."""
 
-    def __init__(self, index: PassageIndex, retriever: Retriever, reader: Reader, config: Config | None = None):
-        self.index = index
-        self.retriever = retriever
+    def __init__(self, reader: Reader, config: Config | None = None):
         self.reader = reader
         self.config = config if config is not None else Config()
+
+    @classmethod
+    def from_config(cls, config: Config | None = None, *, reader: Reader | None = None) -> "PassageAnswerer":
+        config = config if config is not None else Config()
+        return cls(reader if reader is not None else reader_from_config(config), config)
+
+    @property
+    def early_stop_score(self) -> float | None:
+        """The score that ends reading after the first passages: the config's, else the reader's calibrated one."""
+        if self.config.early_stop_score is not None:
+            return None if self.config.early_stop_score == float("inf") else self.config.early_stop_score
+        return self.reader.early_stop_score
+
+    def answer_from_passages(self, question: str, passages: Sequence[Passage], *,
+                             threshold: float | None = None) -> Answer:
+        """Read the given passages (already retrieved, or a question's own paragraph) and merge the spans
+        into a cited answer. With an early-stop score, the first `early_stop_passages` are read alone, and
+        the rest only if no span there reaches that score."""
+        question = clean_question(question, self.config.max_question_chars)
+        limit = self.reader.no_answer_threshold if threshold is None else threshold
+        top_n, first, stop = self.config.spans_per_window, self.config.early_stop_passages, self.early_stop_score
+        if stop is not None and len(passages) > first:
+            spans = self.reader.read(question, passages[:first], top_n=top_n)
+            if spans and spans[0].score >= max(stop, limit):  # confident already: the rest would rarely win
+                return merge_spans(question, spans, passages, threshold=limit, alternatives=self.config.alternatives,
+                                   passages_read=first)
+            spans += self.reader.read(question, passages[first:], top_n=top_n)
+        else:
+            spans = self.reader.read(question, passages, top_n=top_n)
+        return merge_spans(question, spans, passages, threshold=limit, alternatives=self.config.alternatives)
+
+
+class Assistant(PassageAnswerer):
+    """Answers questions over one index; safe to share between threads (models load once).
+
+    `embedder` is the model the index's vectors came from; it is kept so a reopened index (after a write)
+    gets the same model object."""
+
+    def __init__(self, index: PassageIndex, retriever: Retriever, reader: Reader, config: Config | None = None,
+                 embedder: Embedder | None = None):
+        super().__init__(reader, config)
+        self.index = index
+        self.retriever = retriever
+        self.embedder = embedder
 
     @classmethod
     def from_config(cls, config: Config | None = None, *, embedder: Embedder | None = None,
                     reader: Reader | None = None) -> "Assistant":
         """Build everything a config names: the embedder, the index (the bundled one if none) in its store
         (FAISS folder or Milvus), retriever, reader."""
-        from qa.stores import open_index
-
         config = config if config is not None else Config()
         embedder = embedder if embedder is not None else embedder_from_config(config)
-        index = open_index(config, embedder)
+        index = open_index(config.index_target, embedder)
         retriever = make_retriever(config.retrieval_mode, index, embedder, rrf_k=config.rrf_k, pool=config.fusion_pool)
         if reader is None:
             reader = reader_from_config(config)
-        return cls(index, retriever, reader, config)
+        return cls(index, retriever, reader, config, embedder)
+
+    def reopened(self) -> "Assistant":
+        """A new assistant over the index's live version, with the same models and settings."""
+        return Assistant.from_config(self.config, embedder=self.embedder, reader=self.reader)
+
+    def with_retrieval_mode(self, mode: str) -> "Assistant":
+        """The same index and models searched with another retrieval mode."""
+        config = self.config.with_changes(retrieval_mode=mode)  # validates the mode
+        if self.embedder is None:
+            raise ValueError("this assistant was built without its embedder; build it with Assistant.from_config")
+        retriever = make_retriever(mode, self.index, self.embedder, rrf_k=config.rrf_k, pool=config.fusion_pool)
+        return Assistant(self.index, retriever, self.reader, config, self.embedder)
 
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
         k = self.config.k if k is None else k
@@ -140,31 +195,6 @@ class Assistant:
         query = question if retrieval_query is None else clean_question(retrieval_query, self.config.max_question_chars)
         passages = self.retriever.search(query, k)
         return self.answer_from_passages(question, passages, threshold=threshold)
-
-    def answer_from_passages(self, question: str, passages: Sequence[Passage], *,
-                             threshold: float | None = None) -> Answer:
-        """Read the given passages (already retrieved, or a question's own paragraph) and merge the spans
-        into a cited answer: `answer` without the retrieval step. With an early-stop score, the first
-        `early_stop_passages` are read alone, and the rest only if no span there reaches that score."""
-        question = clean_question(question, self.config.max_question_chars)
-        limit = self.reader.no_answer_threshold if threshold is None else threshold
-        top_n, first, stop = self.config.spans_per_window, self.config.early_stop_passages, self.early_stop_score
-        if stop is not None and len(passages) > first:
-            spans = self.reader.read(question, passages[:first], top_n=top_n)
-            if spans and spans[0].score >= max(stop, limit):  # confident already: the rest would rarely win
-                return merge_spans(question, spans, passages, threshold=limit, alternatives=self.config.alternatives,
-                                   passages_read=first)
-            spans += self.reader.read(question, passages[first:], top_n=top_n)
-        else:
-            spans = self.reader.read(question, passages, top_n=top_n)
-        return merge_spans(question, spans, passages, threshold=limit, alternatives=self.config.alternatives)
-
-    @property
-    def early_stop_score(self) -> float | None:
-        """The score that ends reading after the first passages: the config's, else the reader's calibrated one."""
-        if self.config.early_stop_score is not None:
-            return None if self.config.early_stop_score == float("inf") else self.config.early_stop_score
-        return self.reader.early_stop_score
 
     def answer_many(self, questions: Sequence[str], *, k: int | None = None, threads: int = 1) -> list[Answer]:
         """Answers in the order of the questions."""

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus.chunking import chunk_document
 from corpus.documents import Chunk, Document
+from corpus.chunking import ChunkingSettings, chunk_document
 from embeddings.embedder import Embedder
-from embeddings.index import ChunkingSettings
+from qa.indexing.stores import IndexTarget, describe, ensure_bundled_index, resolved
 
 INSTALL_HINT = 'pip install "citeqa[ray]"'
 DOCUMENTS_PER_BATCH = 64
@@ -237,68 +237,27 @@ def _local_runtime_env() -> dict:
     return {"env_vars": {"PYTHONPATH": path, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}}
 
 
-def index_with_ray(config, paths: Sequence[str], *, address: str | None = None, workers: int | None = None,
-                   rebuild: bool = False, wait_seconds: float = 0.0, embedder: Embedder | None = None,
+def index_with_ray(target: IndexTarget, paths: Sequence[str], *, embedder: Embedder, address: str | None = None,
+                   workers: int | None = None, rebuild: bool = False, wait_seconds: float = 0.0,
                    threads_per_worker: int = 1, progress: bool = False,
                    documents_per_batch: int = DOCUMENTS_PER_BATCH) -> RayIndexResult:
-    """Index files with Ray Data into the store a `Config` names; `address` None starts a local Ray instance."""
-    from qa.config import embedder_from_config
-
+    """Index files with Ray Data into the store `target` names; `address` None starts a local Ray instance."""
     ray = ray_module()
-    embedder = embedder if embedder is not None else embedder_from_config(config)
     files = list_files(paths)
-    chunking = ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences)
-
     begun = time.monotonic()
-    started_here = not ray.is_initialized()
-    if started_here:
-        if address is None:
-            cpus = max(os.cpu_count() or 1, (workers if workers is not None else 1) + 1)
-            ray.init(num_cpus=cpus, include_dashboard=False, runtime_env=_local_runtime_env(), log_to_driver=progress,
-                     logging_level="warning")
-        else:
-            ray.init(address=address, log_to_driver=progress, logging_level="warning")
+    started_here = _start_ray(ray, address, workers, progress)
     try:
         ray_start = time.monotonic() - begun
         # after ray.init: Ray forks its local processes, and forking while Milvus's gRPC threads run is unsupported
         # (gRPC skips its fork handlers; a local start timed out that way once, under load)
-        sink, where = _sink(config, embedder, chunking, rebuild, wait_seconds)
+        sink, where = _sink(target, embedder, rebuild, wait_seconds)
         if workers is None:
             workers = max(1, int(ray.cluster_resources().get("CPU", 2)) - 1)
-        context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = progress
+        ray.data.DataContext.get_current().enable_progress_bars = progress
         began = time.monotonic()
-        dataset = ray.data.from_items([{"path": str(f)} for f in files], override_num_blocks=max(1, min(len(files), 8 * workers)))
-        dataset = dataset.flat_map(read_and_chunk, fn_kwargs={"max_words": sink.chunking.max_words,
-                                                             "overlap_sentences": sink.chunking.overlap_sentences}, num_cpus=0.25)
-        dataset = dataset.map_batches(
-            EmbedChunks, fn_constructor_kwargs={"model_path": str(embedder.model_path), "threads": threads_per_worker,
-                                                "backend": embedder.backend},
-            compute=ray.data.ActorPoolStrategy(size=workers), batch_size=documents_per_batch, batch_format="numpy", num_cpus=1,
-        )
-        failed, duplicates, seen = [], [], set()
-        bar = _bar(progress)
-        for batch in dataset.iter_batches(batch_size=documents_per_batch, batch_format="numpy"):
-            documents, chunks, vectors = [], [], []
-            for row in range(len(batch["path"])):
-                if batch["error"][row]:
-                    failed.append((str(batch["path"][row]), str(batch["error"][row])))
-                elif batch["duplicate_of"][row]:
-                    duplicates.append((str(batch["path"][row]), str(batch["duplicate_of"][row])))
-                elif batch["doc_id"][row] in seen:  # the same text in two files read by different tasks
-                    duplicates.append((str(batch["source"][row]), str(batch["doc_id"][row])))
-                else:
-                    seen.add(batch["doc_id"][row])
-                    document, own, matrix = _decode(batch, row, embedder.dimension)
-                    documents.append(document)
-                    chunks.append(own)
-                    vectors.append(matrix)
-            written = sink.add(documents, chunks, vectors)
-            if bar is not None:
-                bar.update(written)
+        dataset = _embedded_dataset(ray, files, sink.chunking, embedder, workers, threads_per_worker, documents_per_batch)
+        failed, duplicates = _write_batches(dataset, sink, embedder.dimension, documents_per_batch, progress)
         sink.finish()
-        if bar is not None:
-            bar.close()
         seconds = time.monotonic() - began
     finally:
         if started_here:
@@ -308,18 +267,68 @@ def index_with_ray(config, paths: Sequence[str], *, address: str | None = None, 
                           ray_start_seconds=ray_start)
 
 
-def _sink(config, embedder: Embedder, chunking: ChunkingSettings, rebuild: bool, wait_seconds: float):
-    if config.store == "faiss":
-        from qa.defaults import default_index_dir
+def _start_ray(ray, address: str | None, workers: int | None, progress: bool) -> bool:
+    """Join the cluster at `address`, or start a local instance; False when Ray already runs in this process."""
+    if ray.is_initialized():
+        return False
+    if address is None:
+        cpus = max(os.cpu_count() or 1, (workers if workers is not None else 1) + 1)
+        ray.init(num_cpus=cpus, include_dashboard=False, runtime_env=_local_runtime_env(), log_to_driver=progress,
+                 logging_level="warning")
+    else:
+        ray.init(address=address, log_to_driver=progress, logging_level="warning")
+    return True
 
-        index_dir = Path(config.index_dir) if config.index_dir is not None else default_index_dir(embedder, config)
-        return FaissSink(index_dir, embedder, chunking=chunking, rebuild=rebuild, wait_seconds=wait_seconds), str(index_dir)
-    from qa.stores import milvus_target, open_index
 
-    target = milvus_target(config, embedder)
+def _embedded_dataset(ray, files: list[Path], chunking: ChunkingSettings, embedder: Embedder, workers: int,
+                      threads_per_worker: int, documents_per_batch: int):
+    """The lazy Ray dataset: files read and chunked by tasks, embedded by a pool of `workers` actors."""
+    dataset = ray.data.from_items([{"path": str(f)} for f in files], override_num_blocks=max(1, min(len(files), 8 * workers)))
+    dataset = dataset.flat_map(read_and_chunk, fn_kwargs={"max_words": chunking.max_words,
+                                                         "overlap_sentences": chunking.overlap_sentences}, num_cpus=0.25)
+    return dataset.map_batches(
+        EmbedChunks, fn_constructor_kwargs={"model_path": str(embedder.model_path), "threads": threads_per_worker,
+                                            "backend": embedder.backend},
+        compute=ray.data.ActorPoolStrategy(size=workers), batch_size=documents_per_batch, batch_format="numpy", num_cpus=1,
+    )
+
+
+def _write_batches(dataset, sink, dimension: int, documents_per_batch: int, progress: bool):
+    """Hand each embedded batch to the sink; returns the failed files and the duplicates, each with its reason."""
+    failed, duplicates, seen = [], [], set()
+    bar = _bar(progress)
+    for batch in dataset.iter_batches(batch_size=documents_per_batch, batch_format="numpy"):
+        documents, chunks, vectors = [], [], []
+        for row in range(len(batch["path"])):
+            if batch["error"][row]:
+                failed.append((str(batch["path"][row]), str(batch["error"][row])))
+            elif batch["duplicate_of"][row]:
+                duplicates.append((str(batch["path"][row]), str(batch["duplicate_of"][row])))
+            elif batch["doc_id"][row] in seen:  # the same text in two files read by different tasks
+                duplicates.append((str(batch["source"][row]), str(batch["doc_id"][row])))
+            else:
+                seen.add(batch["doc_id"][row])
+                document, own, matrix = _decode(batch, row, dimension)
+                documents.append(document)
+                chunks.append(own)
+                vectors.append(matrix)
+        written = sink.add(documents, chunks, vectors)
+        if bar is not None:
+            bar.update(written)
+    if bar is not None:
+        bar.close()
+    return failed, duplicates
+
+
+def _sink(target: IndexTarget, embedder: Embedder, rebuild: bool, wait_seconds: float):
     if target.bundled:
-        open_index(config, embedder)
-    return MilvusSink(target.uri, target.name, embedder, chunking=chunking, rebuild=rebuild), f"{target.uri}#{target.name}"
+        ensure_bundled_index(target, embedder)  # the bundled articles first, as `update_store` does
+    where = resolved(target, embedder)
+    if where.store == "faiss":
+        sink = FaissSink(Path(where.location), embedder, chunking=where.chunking, rebuild=rebuild, wait_seconds=wait_seconds)
+    else:
+        sink = MilvusSink(where.uri, where.location, embedder, chunking=where.chunking, rebuild=rebuild)
+    return sink, describe(where)
 
 
 def _bar(show: bool):

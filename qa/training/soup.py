@@ -37,8 +37,8 @@ def average_readers(folders: Sequence[str | Path], out_dir: str | Path, weights:
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    from qa.reader import reader_settings
-    from qa.training import export_reader
+    from qa.answering.reader import recorded_settings
+    from qa.training.train import export_reader
 
     folders = [Path(f) for f in folders]
     shares = soup_weights(len(folders), weights)
@@ -57,9 +57,9 @@ def average_readers(folders: Sequence[str | Path], out_dir: str | Path, weights:
         for name, tensor in other.items():
             mean[name] += tensor.float() * share
     model.load_state_dict(mean)
-    settings = {k: v for k, v in reader_settings(folders[0]).items() if k not in CALIBRATED_SETTINGS}
+    settings = {k: v for k, v in recorded_settings(folders[0]).items() if k not in CALIBRATED_SETTINGS}
     training = dict(settings.get("training", {}))
-    trained = [reader_settings(folder).get("training", {}) for folder in folders]
+    trained = [recorded_settings(folder).get("training", {}) for folder in folders]
     training["soup"] = [
         {"reader": folder.name, "weight": round(share, 6), "run": run.get("run"), "global_step": run.get("global_step"),
          **({"soup": run["soup"]} if "soup" in run else {})}  # an ingredient that is itself a soup keeps its recipe

@@ -2,38 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-import numpy as np
-
-from corpus.documents import Chunk
 from embeddings.embedder import Embedder
-from embeddings.index import StoredDocument
-from embeddings.store import VectorHits
-from qa.types import Passage
+from embeddings.passage_index import HybridSearch, PassageIndex
+from qa.answering.types import Passage
 
 RETRIEVAL_MODES = ("hybrid", "dense", "bm25")
-
-
-class KeywordSearch(Protocol):
-    """BM25 over an index's chunks: (chunk id, score) pairs, best first."""
-
-    def search(self, query: str, k: int) -> list[tuple[int, float]]: ...
-
-
-class PassageIndex(Protocol):
-    """What the retrievers read from an index: a `DocumentIndex` folder (FAISS) or a `MilvusIndex`."""
-
-    bm25: KeywordSearch
-
-    def check_embedder(self, embedder: Embedder) -> None: ...
-
-    def search_vectors(self, vectors: np.ndarray, k: int) -> VectorHits: ...
-
-    def chunks(self, ids: list[int]) -> dict[int, Chunk]: ...
-
-    def documents(self, doc_ids: Iterable[str] | None = None) -> dict[str, StoredDocument]: ...
 
 
 @runtime_checkable
@@ -116,7 +92,7 @@ class HybridRetriever:
 class EngineHybridRetriever:
     """The same fusion run inside the store's engine (Milvus `hybrid_search` with its RRF ranker): one round trip."""
 
-    def __init__(self, index, embedder: Embedder, *, rrf_k: int = 60, pool: int = 100):
+    def __init__(self, index: HybridSearch, embedder: Embedder, *, rrf_k: int = 60, pool: int = 100):
         index.check_embedder(embedder)
         self.index = index
         self.embedder = embedder
@@ -135,7 +111,7 @@ def make_retriever(mode: str, index: PassageIndex, embedder: Embedder, *, rrf_k:
         return DenseRetriever(index, embedder)
     if mode == "bm25":
         return BM25Retriever(index)
-    if mode == "hybrid" and hasattr(index, "hybrid_ranked_ids"):
+    if mode == "hybrid" and isinstance(index, HybridSearch):
         return EngineHybridRetriever(index, embedder, rrf_k=rrf_k, pool=pool)
     if mode == "hybrid":
         return HybridRetriever(DenseRetriever(index, embedder), BM25Retriever(index), rrf_k=rrf_k, pool=pool)

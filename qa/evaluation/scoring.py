@@ -8,25 +8,18 @@ in the official SQuAD scripts; MRR is a fraction (0–1); latencies are millisec
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
-import platform
 import re
-import sys
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from corpus.documents import Chunk, Document, document_id
-from embeddings.index import CURRENT, FORMAT_VERSION, ChunkingSettings, StoredDocument
-from qa.datasets import QAExample, QuestionSetError, load_questions, load_squad_paragraphs, spread
-from qa.metrics import SCORING_V1, SCORING_V2, answerable_golds, normalize_answer, percentage, question_scores
-from qa.types import Answer, Passage
+from corpus.documents import document_id
+from qa.evaluation.datasets import QAExample
+from qa.evaluation.metrics import SCORING_V1, SCORING_V2, answerable_golds, normalize_answer, percentage, question_scores
+from qa.answering.types import Answer, Passage
 
 _SEPARATORS = re.compile(r"[^\w\s]+")  # any punctuation or symbol, Unicode dashes and quotes too
 
@@ -296,14 +289,15 @@ def worst_misses(results: Sequence[QuestionResult], n: int = WORST_MISSES) -> li
     return [r for _, r in wrong[:n]]
 
 
-def _finite(value: float) -> float | None:
+def finite_or_none(value: float | None) -> float | None:
+    """The value when it is a finite number, else None (JSON has no infinities)."""
     return value if value is not None and math.isfinite(value) else None
 
 
 def miss_record(r: QuestionResult) -> dict:
     return {
         "id": r.id, "question": r.question, "golds": list(r.golds), "prediction": r.prediction,
-        "best_span": r.best_text, "score": _finite(r.score), "f1": 100.0 * r.f1, "miss": r.miss,
+        "best_span": r.best_text, "score": finite_or_none(r.score), "f1": 100.0 * r.f1, "miss": r.miss,
         "passages_read": r.passages_read,
         "passages": [
             {"rank": p.rank, "title": p.title, "doc_id": p.doc_id, "score": p.score, "holds_answer": p.holds_answer,
@@ -370,255 +364,3 @@ def build_report(results: Sequence[QuestionResult], *, k: int, retrieval: bool, 
 def predictions_of(results: Sequence[QuestionResult]) -> dict[str, str]:
     """The official predictions format: {question id: answer text}, "" for an abstention."""
     return {r.id: r.prediction for r in results}
-
-
-def versions() -> dict:
-    """Versions of Python, the libraries that shape the figures, and citeqa."""
-    from importlib import metadata
-
-    found = {"python": platform.python_version()}
-    for name in ("torch", "transformers", "sentence-transformers", "faiss-cpu", "bm25s", "citeqa"):
-        try:
-            found[name.replace("-cpu", "").replace("-", "_")] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name.replace("-cpu", "").replace("-", "_")] = None
-    return found
-
-
-def machine() -> dict:
-    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count()}
-    try:
-        import torch
-
-        info["torch_threads"] = torch.get_num_threads()
-    except ImportError:  # pragma: no cover
-        pass
-    return info
-
-
-# --- The run --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EvalOptions:
-    """What `citeqa eval` was asked to do; None means the packaged default."""
-
-    questions: str
-    reader_only: bool = False
-    retrieval_mode: str = "hybrid"
-    k: int = 5
-    limit: int | None = None  # the first N questions
-    sample: int | None = None  # N questions at even steps through the set (every article represented)
-    reader: str | None = None
-    threshold: float | None = None
-    index: str | None = None
-    embedding_model: str | None = None
-    embedding_backend: str = "auto"
-    reader_backend: str = "auto"
-    early_stop_score: float | None = None
-
-
-@dataclass
-class EvalRun:
-    report: dict
-    results: list[QuestionResult]
-
-    @property
-    def predictions(self) -> dict[str, str]:
-        return predictions_of(self.results)
-
-
-def context_passage(example: QAExample, source: str = "") -> Passage:
-    """A question's own paragraph as the one passage the reader reads (reader-only mode)."""
-    text = example.context or ""
-    doc_id = document_id(text)
-    document = StoredDocument(doc_id, example.title or "", None, source, None, (), 1, (source,) if source else ())
-    return Passage(Chunk(doc_id, 0, text, 0, len(text)), document, 1.0, 1)
-
-
-def paragraph_documents(path: str | Path) -> list[Document]:
-    """Each paragraph of a SQuAD file as one document titled by its article (duplicates kept once)."""
-    path = Path(path)
-    documents, seen = [], set()
-    for number, paragraph in enumerate(load_squad_paragraphs(path)):
-        doc_id = document_id(paragraph.context)
-        if doc_id in seen:
-            continue
-        seen.add(doc_id)
-        documents.append(Document(doc_id, paragraph.title or path.stem, None, f"{path.name}#{number}", paragraph.context))
-    return documents
-
-
-def file_digest(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def squad_index_dir(path: str | Path, embedder, chunking: ChunkingSettings, *, titles: Collection[str] | None = None,
-                    progress: bool = False) -> Path:
-    """The index over a SQuAD file's own paragraphs (only those of the articles in `titles` when given), in
-    `cache_root()/eval-indexes/`, keyed by the file's bytes, the articles, the embedding model and the
-    chunking; built on first use and reused after."""
-    from embeddings.index import update_index
-    from qa.defaults import cache_root
-
-    path = Path(path)
-    parts = f"{file_digest(path)}|{embedder.name}|{chunking.max_words}|{chunking.overlap_sentences}|{FORMAT_VERSION}"
-    if titles is not None:
-        parts += "|" + "\n".join(sorted(titles))
-    key = hashlib.sha256(parts.encode()).hexdigest()[:16]
-    folder = cache_root() / "eval-indexes" / f"{path.stem}{'' if titles is None else '-articles'}-{key}"
-    if not (folder / CURRENT).exists():
-        documents = [d for d in paragraph_documents(path) if titles is None or d.title in titles]
-        if progress:
-            print(f"indexing the {len(documents)} paragraphs of {path.name} into {folder} (once)", file=sys.stderr)
-        update_index(folder, embedder, add=documents, chunking=chunking, wait_seconds=3600, progress=progress)
-    return folder
-
-
-def run_questions(examples: Sequence[QAExample], assistant, *, k: int, threshold: float, reader_only: bool,
-                  scoring: str, source: str = "", progress: bool = False,
-                  clock: Callable[[], float] = time.perf_counter) -> tuple[list[QuestionResult], float]:
-    """Each question through the assistant (retrieve max(k, 5) for recall@5, read the top k; or read its
-    own paragraph), timed from question to answer. Returns the results and the loop's wall seconds."""
-    from qa.pipeline import EmptyQuestionError
-
-    depth = max(k, 5)
-    iterator: Iterable[QAExample] = examples
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(examples, desc="eval", unit="q", dynamic_ncols=True, file=sys.stderr)
-    results = []
-    started = clock()
-    for example in iterator:
-        began = clock()
-        answer, passages, read, planned = None, [], 0, None
-        try:
-            if reader_only:
-                passages = [context_passage(example, source)]
-                read = 1
-                answer = assistant.answer_from_passages(example.question, passages, threshold=threshold)
-            else:
-                passages = assistant.retrieve(example.question, depth)
-                read = planned = min(k, len(passages))
-                answer = assistant.answer_from_passages(example.question, passages[:read], threshold=threshold)
-                read = answer.passages_read  # fewer than k when the reader stopped early
-        except EmptyQuestionError:
-            pass  # an empty question in the set: scored as an abstention
-        latency = clock() - began
-        results.append(score_question(example, answer, passages, read=read, latency_s=latency, scoring=scoring,
-                                      retrieval=not reader_only, planned=planned))
-    return results, clock() - started
-
-
-def evaluate(options: EvalOptions, *, embedder=None, reader=None, progress: bool = False,
-             command: str | None = None) -> EvalRun:
-    """Run a question set through the assistant and build the report (see `build_report`)."""
-    from qa.config import Config
-    from qa.pipeline import Assistant, reader_from_config
-
-    path = Path(options.questions)
-    examples = load_questions(path)
-    if options.limit is not None:
-        examples = examples[: options.limit]
-    examples = spread(examples, options.sample)
-    if not examples:
-        raise QuestionSetError(f"{path} holds no questions")
-    config = Config(
-        embedding_model=options.embedding_model, reader_model=options.reader, index_dir=options.index,
-        k=options.k, retrieval_mode=options.retrieval_mode, no_answer_threshold=options.threshold,
-        reader_backend=options.reader_backend, embedding_backend=options.embedding_backend,
-        early_stop_score=options.early_stop_score,
-    )
-    chunking = ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences)
-    index_dir, index_from_questions, embedding_name = None, False, None
-    if options.reader_only:
-        lacking = [ex.id for ex in examples if not ex.context]
-        if lacking:
-            raise QuestionSetError(
-                f"--reader-only reads each question against its own paragraph, but {len(lacking)} question(s) "
-                f"have no context (first: {lacking[0]}); give a 'context' field or drop --reader-only"
-            )
-        assistant = Assistant(None, None, reader if reader is not None else reader_from_config(config), config)
-    else:
-        from qa.config import embedder_from_config
-        from qa.defaults import default_index_dir
-
-        embedder = embedder if embedder is not None else embedder_from_config(config)
-        embedding_name = embedder.name
-        if options.index is not None:
-            index_dir = Path(options.index)
-        elif path.suffix.lower() == ".json":
-            index_dir = squad_index_dir(path, embedder, chunking, progress=progress)
-            index_from_questions = True
-        else:
-            index_dir = default_index_dir(embedder, config)
-        assistant = Assistant.from_config(config.with_changes(index_dir=str(index_dir)), embedder=embedder, reader=reader)
-        chunking = assistant.index.chunking
-    threshold = assistant.reader.no_answer_threshold if options.threshold is None else float(options.threshold)
-    scoring = scoring_for(examples)
-
-    # Load the models before the clock starts: the first question must not pay for it.
-    warm = examples[0]
-    try:
-        if options.reader_only:
-            assistant.answer_from_passages(warm.question, [context_passage(warm)], threshold=threshold)
-        else:
-            assistant.answer_from_passages(warm.question, assistant.retrieve(warm.question, options.k), threshold=threshold)
-    except ValueError:
-        pass
-
-    results, seconds = run_questions(examples, assistant, k=options.k, threshold=threshold,
-                                     reader_only=options.reader_only, scoring=scoring, source=path.name,
-                                     progress=progress)
-    settings = {
-        "command": command,
-        "questions_file": str(path),
-        "questions_sha256": file_digest(path),
-        "mode": "reader-only" if options.reader_only else "open",
-        "retrieval_mode": None if options.reader_only else options.retrieval_mode,
-        "k": None if options.reader_only else options.k,
-        "limit": options.limit,
-        "sample": options.sample,
-        "threshold": threshold,
-        "reader": str(getattr(assistant.reader, "model_dir", options.reader)),
-        "reader_max_length": getattr(assistant.reader, "max_length", None),
-        "reader_stride": getattr(assistant.reader, "stride", None),
-        "reader_backend": getattr(assistant.reader, "backend", None),
-        "early_stop": None if options.reader_only else {"passages": config.early_stop_passages,
-                                                        "score": _finite(assistant.early_stop_score)},
-        "embedding_model": embedding_name,
-        "embedding_backend": None if options.reader_only else getattr(embedder, "backend", None),
-        "index": str(index_dir) if index_dir is not None else None,
-        "index_built_from_questions": index_from_questions,
-        "index_chunks": len(assistant.index) if not options.reader_only else None,
-        "chunking": None if options.reader_only else {"max_words": chunking.max_words,
-                                                        "overlap_sentences": chunking.overlap_sentences},
-    }
-    report = build_report(results, k=options.k, retrieval=not options.reader_only, seconds=seconds,
-                          threshold=threshold, scoring=scoring, settings=settings, versions=versions(), machine=machine())
-    return EvalRun(report, results)
-
-
-def json_ready(value):
-    """The report with non-finite floats as null, so it is strict JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    return value
-
-
-def write_json(path: str | Path, data) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(json_ready(data), ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

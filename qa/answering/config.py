@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from corpus.chunking import ChunkingSettings
 from embeddings.embedder import EMBEDDING_BACKENDS, Embedder
-from embeddings.store import INDEX_TYPES
-from qa.reader import READER_BACKENDS
-from qa.retrievers import RETRIEVAL_MODES
+from qa.answering.reader import READER_BACKENDS
+from qa.answering.retrievers import RETRIEVAL_MODES
+from qa.indexing.stores import IndexTarget
 
 
 @dataclass(frozen=True)
@@ -41,14 +42,9 @@ class Config:
     store_uri: str | None = None  # milvus: a Milvus Lite .db file or http://host:19530 (default: cache milvus.db)
 
     def __post_init__(self) -> None:
-        if self.store not in ("faiss", "milvus"):
-            raise ValueError(f"unknown store {self.store!r}: choose one of faiss, milvus")
-        if self.store_uri is not None and self.store != "milvus":
-            raise ValueError(f"a store URI ({self.store_uri}) is only for --store milvus")
+        self.index_target  # validates the store, its URI and the index type
         if self.retrieval_mode not in RETRIEVAL_MODES:
             raise ValueError(f"unknown retrieval mode {self.retrieval_mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")
-        if self.index_type not in ("auto", *INDEX_TYPES):
-            raise ValueError(f"unknown index type {self.index_type!r}: choose one of auto, {', '.join(INDEX_TYPES)}")
         if self.embedding_backend not in EMBEDDING_BACKENDS:
             raise ValueError(f"unknown embedding backend {self.embedding_backend!r}: choose one of {', '.join(EMBEDDING_BACKENDS)}")
         if self.reader_backend not in READER_BACKENDS:
@@ -64,6 +60,17 @@ class Config:
 
     def with_changes(self, **changes) -> "Config":
         return replace(self, **changes)
+
+    @property
+    def chunking(self) -> ChunkingSettings:
+        """How a new index cuts documents (an existing index keeps the chunking it was built with)."""
+        return ChunkingSettings(self.chunk_words, self.chunk_overlap_sentences)
+
+    @property
+    def index_target(self) -> IndexTarget:
+        """The index these settings name, for `qa.indexing.stores`."""
+        return IndexTarget(store=self.store, location=self.index_dir, uri=self.store_uri, chunking=self.chunking,
+                           index_type=self.index_type)
 
 
 def embedder_from_config(config: Config) -> Embedder:

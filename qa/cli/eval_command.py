@@ -1,12 +1,11 @@
-"""`citeqa eval`: flags in, an evaluation run out (see qa/evaluation.py and qa/eval_report.py)."""
+"""`citeqa eval`: flags in, an evaluation run out (see qa/evaluation/run.py and qa/evaluation/report.py)."""
 
 from __future__ import annotations
 
 import argparse
 
-from embeddings.embedder import EMBEDDING_BACKENDS
-from qa.cli_types import positive_int
-from qa.reader import READER_BACKENDS
+from qa.cli.arg_types import positive_int
+from qa.cli.options import UsageError, add_answer_flags, add_index_flags, config_from
 
 DESCRIPTION = """\
 Score the assistant against a question set: exact match and F1 (official SQuAD rules), HasAns/NoAns
@@ -32,23 +31,12 @@ def add_eval(sub) -> None:
                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("questions", help="question set file: .json (SQuAD v1.1/v2.0), .jsonl or .csv")
     p.add_argument("--reader-only", action="store_true", help="read each question against its own paragraph (no retrieval)")
-    p.add_argument("--mode", choices=("hybrid", "dense", "bm25"), default="hybrid", help="retrieval (default hybrid)")
-    p.add_argument("--k", type=positive_int, default=5, help="passages the reader reads per question (default 5)")
     subset = p.add_mutually_exclusive_group()
     subset.add_argument("--limit", type=positive_int, default=None, metavar="N", help="only the first N questions, in file order")
     subset.add_argument("--sample", type=positive_int, default=None, metavar="N",
                         help="N questions at even steps through the file, so every article is represented (quicker runs)")
-    p.add_argument("--reader", default=None, metavar="DIR", help="transformers question-answering model folder (default: the shipped reader)")
-    p.add_argument("--threshold", type=float, default=None, help="abstain below this score (default: the reader's calibrated threshold; --threshold=-inf never abstains)")
-    p.add_argument("--reader-backend", choices=READER_BACKENDS, default="auto",
-                   help="how the reader runs: torch (fp32), onnx (fp32), onnx-int8; auto = the one recorded for the model")
-    p.add_argument("--early-stop-score", type=float, default=None, metavar="SCORE",
-                   help="open mode: stop after the first 2 passages when an answer there scores this (default: the "
-                        "reader's calibrated score; inf reads all k)")
-    p.add_argument("--index", default=None, metavar="DIR", help="index folder to search (open mode)")
-    p.add_argument("--embedding-model", default=None, metavar="DIR", help="sentence-transformers model folder (default: packaged all-MiniLM-L6-v2)")
-    p.add_argument("--embedding-backend", choices=EMBEDDING_BACKENDS, default="auto",
-                   help="how the embedder runs: torch (sentence-transformers) or onnx (same vectors, faster); auto = onnx where the model allows")
+    add_index_flags(p)
+    add_answer_flags(p)
     p.add_argument("--predictions", default=None, metavar="FILE", help='write {id: answer} ("" = abstained) for the official scripts')
     p.add_argument("--report", default=None, metavar="FILE.json", help="write every figure, settings and versions as JSON")
     p.add_argument("--html", default=None, metavar="FILE", help="write a self-contained HTML report")
@@ -57,7 +45,7 @@ def add_eval(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def command_line(args) -> str:
+def command_line(args, config) -> str:
     """The run as one reproducible `citeqa eval` command (recorded in the report)."""
     import shlex
 
@@ -65,28 +53,28 @@ def command_line(args) -> str:
     if args.reader_only:
         words.append("--reader-only")
     else:
-        words += ["--mode", args.mode, "--k", str(args.k)]
-    if args.reader_backend != "auto":
-        words += ["--reader-backend", args.reader_backend]
-    if args.embedding_backend != "auto":
-        words += ["--embedding-backend", args.embedding_backend]
-    if args.early_stop_score is not None:
-        words.append(f"--early-stop-score={args.early_stop_score}")
-    if args.threshold is not None:
-        words.append(f"--threshold={args.threshold}")  # "=": a value such as -inf would read as a flag
-    for flag, value in (("--limit", args.limit), ("--sample", args.sample), ("--reader", args.reader), ("--index", args.index),
-                        ("--embedding-model", args.embedding_model), ("--threads", args.threads)):
+        words += ["--mode", config.retrieval_mode, "--k", str(config.k)]
+    if config.reader_backend != "auto":
+        words += ["--reader-backend", config.reader_backend]
+    if config.embedding_backend != "auto":
+        words += ["--embedding-backend", config.embedding_backend]
+    if config.early_stop_score is not None:
+        words.append(f"--early-stop-score={config.early_stop_score}")
+    if config.no_answer_threshold is not None:
+        words.append(f"--threshold={config.no_answer_threshold}")  # "=": a value such as -inf would read as a flag
+    for flag, value in (("--limit", args.limit), ("--sample", args.sample), ("--reader", config.reader_model),
+                        ("--index", config.index_dir), ("--embedding-model", config.embedding_model),
+                        ("--threads", args.threads)):
         if value is not None:
             words += [flag, str(value)]
     return " ".join(shlex.quote(w) for w in words)
 
 
-def run_eval(args) -> int:
+def run_eval(args, models) -> int:
     from pathlib import Path
 
-    from qa.cli import UsageError
-    from qa.eval_report import format_table, write_html
-    from qa.evaluation import EvalOptions, evaluate, write_json
+    from qa.evaluation.report import format_table, write_html
+    from qa.evaluation.run import EvalOptions, evaluate, write_json
 
     if not Path(args.questions).is_file():
         raise UsageError(f"question set not found: {args.questions}")
@@ -94,17 +82,14 @@ def run_eval(args) -> int:
         raise UsageError("--reader-only reads each question's own paragraph: it takes no --index")
     if args.reader is not None and not Path(args.reader).is_dir():
         raise UsageError(f"reader folder not found: {args.reader}")
+    config = config_from(args)
     if args.threads is not None:
         import torch
 
         torch.set_num_threads(args.threads)
-    options = EvalOptions(
-        questions=args.questions, reader_only=args.reader_only, retrieval_mode=args.mode, k=args.k,
-        limit=args.limit, sample=args.sample, reader=args.reader, threshold=args.threshold, index=args.index,
-        embedding_model=args.embedding_model, reader_backend=args.reader_backend,
-        embedding_backend=args.embedding_backend, early_stop_score=args.early_stop_score,
-    )
-    run = evaluate(options, progress=not args.no_progress, command=command_line(args))
+    options = EvalOptions(questions=args.questions, reader_only=args.reader_only, limit=args.limit, sample=args.sample)
+    embedder = None if args.reader_only else models.embedder(config)
+    run = evaluate(options, config, embedder=embedder, progress=not args.no_progress, command=command_line(args, config))
     print(format_table(run.report))
     if args.predictions:
         write_json(args.predictions, run.predictions)

@@ -6,7 +6,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from corpus.documents import Chunk
-from embeddings.index import StoredDocument
+from embeddings.passage_index import StoredDocument
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,51 @@
+"""`citeqa ask`: one question, its answer and citations on the terminal (or as JSON)."""
+
+from __future__ import annotations
+
+import json
+
+from qa.cli.options import add_answer_flags, add_index_flags, config_from
+
+
+def add_ask(sub) -> None:
+    p = sub.add_parser("ask", help="answer a question from the indexed documents, with citations")
+    p.add_argument("question")
+    add_index_flags(p)
+    add_answer_flags(p)
+    p.add_argument("--json", action="store_true", help="print the Answer as JSON")
+
+
+def format_answer(answer, *, mark=("[[", "]]")) -> str:
+    """The terminal rendering of an Answer: the answer, its score, numbered citations with the span marked."""
+    lines = []
+    if answer.text is None:
+        lines.append("The documents don't say. Closest passages:")
+    else:
+        lines.append(f"{answer.text}")
+        read = f", {answer.passages_read} passage{'s' if answer.passages_read != 1 else ''} read" if answer.passages_read else ""
+        lines.append(f"  confidence {answer.confidence:.0%} (score {answer.score:.2f}{read})")
+    for number, citation in enumerate(answer.citations, start=1):
+        head = f"[{number}] {citation.title}"
+        details = [d for d in (citation.date, citation.source, f"page {citation.page}" if citation.page else None) if d]
+        if answer.text is not None:
+            details.append(f"chars {citation.start}-{citation.end}")
+        lines.append(head + (f" ({', '.join(details)})" if details else ""))
+        a, b = citation.answer_start_in_passage, citation.answer_end_in_passage
+        passage = citation.passage
+        if b > a:
+            passage = passage[:a] + mark[0] + passage[a:b] + mark[1] + passage[b:]
+        lines.append("    " + " ".join(passage.split()))
+    return "\n".join(lines)
+
+
+def run_ask(args, models) -> int:
+    from qa.answering.pipeline import Assistant
+
+    config = config_from(args)
+    assistant = Assistant.from_config(config, embedder=models.embedder(config))
+    answer = assistant.answer(args.question)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(answer))
+    return 0
