@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from corpus.loaders import SUPPORTED_SUFFIXES
 from qa.answering.followup import anchor_question, retrieval_query
 from qa.answering.retrievers import RETRIEVAL_MODES
 
@@ -32,7 +33,7 @@ EXAMPLES = [
 
 ABSTAIN_TEXT = "The documents don't say."
 MAX_UPLOAD_BYTES = 20_000_000
-UPLOAD_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".json", ".jsonl")
+UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES  # the chat takes every format the loaders read
 MAX_K = 20
 
 # Characters that Markdown would act on in the answer line; written as numeric entities, which both
@@ -231,9 +232,9 @@ class ChatService:
 
     def _update(self, **changes):
         """One write to the served index: a new FAISS generation, or rows in Milvus."""
-        from qa.indexing.stores import update_store
+        from qa.indexing.stores import write_index
 
-        return update_store(self.target, self.embedder, wait_seconds=30, **changes)[0]
+        return write_index(self.target, self.embedder, wait_seconds=30, **changes)[0]
 
     def check_upload(self, paths: Sequence[str | os.PathLike]) -> list[str]:
         """Problems with the files before reading them (type, size, existence), one line per file."""
@@ -339,24 +340,91 @@ def _theme():
     return gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=system_fonts)
 
 
+MODE_LABELS = {"hybrid": "Hybrid (dense + BM25)", "dense": "Dense (embeddings)", "bm25": "BM25 (keywords)"}
+
+
 def build_app(service_or_assistant):
     """The Gradio app over one `ChatService` (or an `Assistant`, wrapped in one). The chat endpoint is `/chat`:
     `(question, k, mode, threshold) -> reply`, every parameter after the question optional."""
     import gradio as gr
 
     service = service_or_assistant if isinstance(service_or_assistant, ChatService) else ChatService(service_or_assistant)
-    default_threshold = service.default_threshold
-    shown_threshold = round(default_threshold, 2)  # the field's value: 2.94, not 2.9410853385925293
-    mode_labels = {"hybrid": "Hybrid (dense + BM25)", "dense": "Dense (embeddings)", "bm25": "BM25 (keywords)"}
+    with gr.Blocks(title="citeqa", fill_height=True) as app:
+        settings = _settings_sidebar(gr, service)
+        gr.Markdown("# citeqa\nAnswers copied word for word from your documents, each with its sources. "
+                    "When the documents don't hold the answer, citeqa says so.", elem_id="citeqa-header")
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat"):
+                _chat(gr, service, settings)
+            with gr.Tab("Documents", id="documents"):
+                _documents(gr, app, service)
+    app.queue(default_concurrency_limit=4)
+    app.citeqa_service = service  # for tests and callers that want to reach the served index
+    return app
+
+
+def _settings_sidebar(gr, service: ChatService) -> list:
+    """The sidebar's k, retrieval mode and abstention threshold: the chat's additional inputs."""
+    shown_threshold = round(service.default_threshold, 2)  # the field's value: 2.94, not 2.9410853385925293
+    with gr.Sidebar(label="Settings", open=True, width=300):
+        gr.Markdown("### Settings")
+        k = gr.Slider(1, MAX_K, value=service.config.k, step=1, label="Passages (k)",
+                      info="How many retrieved passages the reader reads.")
+        mode = gr.Radio([(MODE_LABELS.get(m, m), m) for m in RETRIEVAL_MODES], value=service.config.retrieval_mode,
+                        label="Retrieval")
+        threshold = gr.Number(value=shown_threshold, label="Abstention threshold",
+                              info=f"Below this score citeqa says the documents don't say. The reader's "
+                                   f"calibrated default is {shown_threshold:g}; higher abstains more.")
+        gr.Markdown("Short follow-ups such as *Who funds it?* are searched together with the previous question.")
+    return [k, mode, threshold]
+
+
+def _chat(gr, service: ChatService, settings: list) -> None:
+    """The chat tab and its `/chat` endpoint; API callers who leave a setting out get the service's own value
+    (the reader's exact threshold, not the rounded one the field shows)."""
 
     def chat(message: str, history: list, k: float = service.config.k, mode: str = service.config.retrieval_mode,
-             threshold: float = default_threshold) -> str:
+             threshold: float = service.default_threshold) -> str:
         return service.reply(message, history, k=k, mode=mode, threshold=threshold)
+
+    chatbot = gr.Chatbot(
+        label="citeqa", show_label=False, height="72vh", min_height=420, latex_delimiters=[], sanitize_html=True,
+        placeholder="**Ask the articles.** Every answer is a span copied from a source, with its citation.",
+    )
+    gr.ChatInterface(
+        chat,
+        chatbot=chatbot,
+        textbox=gr.Textbox(placeholder="Ask a question about the documents…", show_label=False, elem_id="citeqa-question",
+                           submit_btn=True, autofocus=True),
+        additional_inputs=settings,
+        examples=[[q] for q in EXAMPLES],
+        api_name="chat",
+        api_description="Answer a question from the indexed documents; returns the reply with its sources.",
+        fill_height=True,
+    )
+
+
+def _documents(gr, app, service: ChatService) -> None:
+    """The documents tab: the table, upload and removal, with their endpoints."""
+    summary = gr.Markdown(service.summary())
+    table = gr.Dataframe(headers=["Title", "Date", "Passages", "Source"], datatype="str",
+                         value=document_rows(service.documents()), interactive=False, wrap=True,
+                         label="Indexed documents", max_height=360, elem_id="citeqa-docs",
+                         column_widths=["52%", "14%", "10%", "24%"])
+    with gr.Row(equal_height=False):
+        with gr.Column():
+            upload = gr.File(file_count="multiple", file_types=list(UPLOAD_SUFFIXES), elem_id="citeqa-upload",
+                             label=f"Add documents — {', '.join(s[1:] for s in UPLOAD_SUFFIXES)}; "
+                                   f"up to {_size_text(service.max_upload_bytes)} each")
+        with gr.Column():
+            chosen = gr.Dropdown(choices=document_choices(service.documents()), value=[], multiselect=True,
+                                 label="Remove documents")
+            remove_btn = gr.Button("Remove selected", variant="stop")
+    status = gr.Markdown()
 
     def refresh():
         docs = service.documents()
-        return (service.summary(), document_rows(docs),
-                gr.update(choices=document_choices(docs), value=[]))
+        return (service.summary(), document_rows(docs), gr.update(choices=document_choices(docs), value=[]))
 
     def add(paths, progress=gr.Progress()):
         def on_progress(done: int, total: int) -> None:
@@ -378,61 +446,9 @@ def build_app(service_or_assistant):
             message = f"**Nothing was removed:** {escape(str(err) or type(err).__name__)}"
         return (message, *refresh())
 
-    with gr.Blocks(title="citeqa", fill_height=True) as app:
-        with gr.Sidebar(label="Settings", open=True, width=300):
-            gr.Markdown("### Settings")
-            k = gr.Slider(1, MAX_K, value=service.config.k, step=1, label="Passages (k)",
-                          info="How many retrieved passages the reader reads.")
-            mode = gr.Radio([(mode_labels.get(m, m), m) for m in RETRIEVAL_MODES], value=service.config.retrieval_mode,
-                            label="Retrieval")
-            threshold = gr.Number(value=shown_threshold, label="Abstention threshold",
-                                  info=f"Below this score citeqa says the documents don't say. The reader's "
-                                       f"calibrated default is {shown_threshold:g}; higher abstains more.")
-            gr.Markdown("Short follow-ups such as *Who funds it?* are searched together with the previous question.")
-        gr.Markdown("# citeqa\nAnswers copied word for word from your documents, each with its sources. "
-                    "When the documents don't hold the answer, citeqa says so.", elem_id="citeqa-header")
-        with gr.Tabs():
-            with gr.Tab("Chat", id="chat"):
-                chatbot = gr.Chatbot(
-                    label="citeqa", show_label=False, height="72vh", min_height=420, latex_delimiters=[], sanitize_html=True,
-                    placeholder="**Ask the articles.** Every answer is a span copied from a source, with its citation.",
-                )
-                gr.ChatInterface(
-                    chat,
-                    chatbot=chatbot,
-                    textbox=gr.Textbox(placeholder="Ask a question about the documents…", show_label=False, elem_id="citeqa-question",
-                                       submit_btn=True, autofocus=True),
-                    additional_inputs=[k, mode, threshold],
-                    examples=[[q] for q in EXAMPLES],
-                    api_name="chat",
-                    api_description="Answer a question from the indexed documents; returns the reply with its sources.",
-                    fill_height=True,
-                )
-            with gr.Tab("Documents", id="documents"):
-                summary = gr.Markdown(service.summary())
-                table = gr.Dataframe(headers=["Title", "Date", "Passages", "Source"], datatype="str",
-                                     value=document_rows(service.documents()), interactive=False, wrap=True,
-                                     label="Indexed documents", max_height=360, elem_id="citeqa-docs",
-                                     column_widths=["52%", "14%", "10%", "24%"])
-                with gr.Row(equal_height=False):
-                    with gr.Column():
-                        upload = gr.File(file_count="multiple", file_types=list(UPLOAD_SUFFIXES), elem_id="citeqa-upload",
-                                         label=f"Add documents — {', '.join(s[1:] for s in UPLOAD_SUFFIXES)}; "
-                                               f"up to {_size_text(service.max_upload_bytes)} each")
-                    with gr.Column():
-                        chosen = gr.Dropdown(choices=document_choices(service.documents()), value=[], multiselect=True,
-                                             label="Remove documents")
-                        remove_btn = gr.Button("Remove selected", variant="stop")
-                status = gr.Markdown()
-
-        upload.upload(add, [upload], [status, upload, summary, table, chosen], api_name="add_documents",
-                      concurrency_limit=1)
-        remove_btn.click(remove, [chosen], [status, summary, table, chosen], api_name="remove_documents",
-                         concurrency_limit=1)
-        app.load(refresh, None, [summary, table, chosen], api_visibility="undocumented", queue=False)
-    app.queue(default_concurrency_limit=4)
-    app.citeqa_service = service  # for tests and callers that want to reach the served index
-    return app
+    upload.upload(add, [upload], [status, upload, summary, table, chosen], api_name="add_documents", concurrency_limit=1)
+    remove_btn.click(remove, [chosen], [status, summary, table, chosen], api_name="remove_documents", concurrency_limit=1)
+    app.load(refresh, None, [summary, table, chosen], api_visibility="undocumented", queue=False)
 
 
 def launch(app, **kwargs):

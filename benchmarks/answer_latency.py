@@ -68,7 +68,7 @@ def main() -> None:
         for stop in stops:
             config = first.config.with_changes(reader_backend=backend, early_stop_score=stop)
             assistants[f"{backend}/stop={'auto' if stop is None else stop}"] = Assistant(first.index, first.retriever,
-                                                                                         reader, config)
+                                                                                         reader, config, first.embedder)
     answers = {}
     for name, assistant in assistants.items():
         answers[name] = [assistant.answer(q).text for q in QUESTIONS]  # loads models, warms up

@@ -20,8 +20,8 @@ from corpus.documents import Document, document_id
 from embeddings.embedder import Embedder
 from embeddings.sparse import BM25Index
 from embeddings.store import FaissStore
-from qa.evaluation.datasets import load_squad
 from qa.answering.retrievers import reciprocal_rank_fusion
+from qa.evaluation.datasets import load_squad
 
 
 def article_documents(path: Path) -> list[Document]:

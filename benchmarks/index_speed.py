@@ -34,7 +34,6 @@ def measure(path: Path) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     started = time.perf_counter()
-    from corpus.chunking import ChunkingSettings
     from embeddings.index import DocumentIndex, update_index
     from qa.answering.config import Config, embedder_from_config
     from qa.evaluation.datasets import load_squad_paragraphs
@@ -48,8 +47,7 @@ def measure(path: Path) -> dict:
     loaded = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="citeqa-index-speed-"))
     try:
-        update = update_index(folder / "idx", embedder, add=documents,
-                              chunking=ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences))
+        update = update_index(folder / "idx", embedder, add=documents, chunking=config.chunking)
         seconds = time.perf_counter() - loaded
         index = DocumentIndex.open(folder / "idx")
         size = sum(p.stat().st_size for p in index.generation.rglob("*") if p.is_file())

@@ -66,8 +66,8 @@ def write_shards(documents, folder: Path, shards: int) -> None:
 
 
 def run_index(args) -> None:
-    from embeddings.embedder import Embedder
     from corpus.chunking import ChunkingSettings
+    from embeddings.embedder import Embedder
     from embeddings.index import update_index
     from qa.answering.config import Config
 
@@ -88,7 +88,8 @@ def run_index(args) -> None:
 
             write_shards(documents, work / "corpus", args.shards)
             started = time.monotonic()
-            outcome = index_with_ray(Config(index_dir=str(work / "idx")), [str(work / "corpus")], workers=args.workers,
+            target = Config(index_dir=str(work / "idx")).index_target
+            outcome = index_with_ray(target, [str(work / "corpus")], workers=args.workers,
                                      embedder=embedder, threads_per_worker=args.threads)
             total = time.monotonic() - started
             result = {"mode": "ray", "workers": outcome.workers, "threads_per_worker": args.threads, "files": outcome.files,
@@ -284,7 +285,7 @@ def run_answers(args) -> None:
     from embeddings.embedder import Embedder
     from qa.answering.config import Config
     from qa.answering.pipeline import Assistant
-    from qa.indexing.stores import update_store
+    from qa.indexing.stores import write_index
 
     embedder = Embedder()
     work = Path(tempfile.mkdtemp(prefix="scale-answers-"))
@@ -293,7 +294,7 @@ def run_answers(args) -> None:
                    "milvus": Config(store="milvus", store_uri=str(work / "m.db"), index_dir="bundled")}
         answers, passages, latency = {}, {}, {}
         for store, config in configs.items():
-            update_store(config, embedder, add=load_default_corpus())
+            write_index(config.index_target, embedder, add=load_default_corpus())
             assistant = Assistant.from_config(config, embedder=embedder)
             times = []
             answers[store], passages[store] = [], []

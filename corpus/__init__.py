@@ -1,4 +1,6 @@
-"""Corpus stage: article files in, `Document`s out, and `Document`s cut into sentence-aligned `Chunk`s."""
+"""Corpus stage: article files in, `Document`s out, and `Document`s cut into sentence-aligned `Chunk`s.
+
+The first stage: imports nothing from embeddings, qa or ui."""
 
 from corpus.chunking import chunk_document, chunk_documents
 from corpus.documents import Chunk, Document

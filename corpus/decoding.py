@@ -31,10 +31,15 @@ def decode_text(data: bytes) -> str:
     Raises FileSkipped("binary file") for NUL bytes outside UTF-16/32, or text that is mostly control characters.
     """
     text = _decode(data)
-    sample = text[:_SAMPLE_CHARS]
-    if sample and len(_CONTROL.findall(sample)) > _MAX_CONTROL_SHARE * len(sample):
+    if looks_binary(text):
         raise FileSkipped("binary file")
     return normalise_newlines(text)
+
+
+def looks_binary(text: str) -> bool:
+    """Whether more than 5% of the first 64K characters of decoded text are control characters."""
+    sample = text[:_SAMPLE_CHARS]
+    return bool(sample) and len(_CONTROL.findall(sample)) > _MAX_CONTROL_SHARE * len(sample)
 
 
 def normalise_newlines(text: str) -> str:
@@ -42,23 +47,39 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _decode(data: bytes) -> str:
+def sniff_encoding(data: bytes, *, final: bool = True) -> str:
+    """The codec for a file's bytes: its BOM's, else UTF-8 (even with a few broken bytes), else cp1252.
+
+    `final` False: `data` is the first block of a longer file, so it may end inside a UTF-8 character.
+    Raises FileSkipped("binary file") for NUL bytes without a UTF-16/32 BOM.
+    """
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            try:
-                return data.decode(encoding)
-            except UnicodeDecodeError:
-                raise FileSkipped(f"undecodable {encoding.upper()} text") from None
+            return encoding
     if b"\x00" in data:
         raise FileSkipped("binary file")
     try:
-        return data.decode("utf-8")
+        codecs.getincrementaldecoder("utf-8")().decode(data, final=final)
+        return "utf-8"
     except UnicodeDecodeError:
         pass
     lenient = data.decode("utf-8", errors="replace")
     damaged = lenient.count("\ufffd")
     if len(_NON_ASCII.findall(lenient)) - damaged > damaged:
-        return lenient  # UTF-8 with a few broken bytes: cp1252 would garble all the good characters
+        return "utf-8"  # UTF-8 with a few broken bytes: cp1252 would garble all the good characters
+    return "cp1252"
+
+
+def _decode(data: bytes) -> str:
+    """A whole file's bytes as text in the codec `sniff_encoding` picks (cp1252 falling back to latin-1)."""
+    encoding = sniff_encoding(data)
+    if encoding == "utf-8":
+        return data.decode("utf-8", errors="replace")  # the bad bytes of nearly-UTF-8 become U+FFFD
+    if encoding != "cp1252":  # a BOM's encoding: the whole text must decode
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            raise FileSkipped(f"undecodable {encoding.upper()} text") from None
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError:

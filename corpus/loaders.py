@@ -11,6 +11,7 @@ from pathlib import Path
 from corpus.decoding import decode_text
 from corpus.documents import Document, document_id
 from corpus.errors import CorpusError, FileSkipped
+from corpus.files import files_under
 from corpus.html_text import html_to_text
 from corpus.metadata import Metadata, derive_title, markdown_heading, merged, split_front_matter, split_header
 from corpus.pdf_text import read_pdf
@@ -26,7 +27,8 @@ STREAM_BYTES = 32_000_000
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
 RECORD_SUFFIXES = frozenset({".json", ".jsonl"})
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES | {".pdf"}
+# Every suffix a loader reads, in the order people are told about them (the chat's upload list uses it).
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".json", ".jsonl")
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ def stream_path(*paths: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYT
         path = Path(raw)
         if not path.exists():
             raise CorpusError(f"no such file or folder: {path}")
-        files.extend(_files_under(path) if path.is_dir() else [path])
+        files.extend(files_under(path) if path.is_dir() else [path])
     return LoadStream(files, max_bytes, stream_bytes, part_chars)
 
 
@@ -144,14 +146,6 @@ def load_default_corpus() -> list[Document]:
         problems = "; ".join(f"{skip.path}: {skip.reason}" for skip in report.skipped) or "no articles"
         raise CorpusError(f"bundled corpus in {default_corpus_dir()} is broken: {problems}")
     return list(report.documents)
-
-
-def _files_under(folder: Path) -> list[Path]:
-    found: list[Path] = []
-    for root, dirs, names in os.walk(folder):
-        dirs[:] = [name for name in dirs if not name.startswith(".")]
-        found.extend(Path(root, name) for name in names if not name.startswith("."))
-    return sorted(found, key=lambda path: path.relative_to(folder).parts)
 
 
 def _read(path: Path, max_bytes: int, stream_bytes: int, part_chars: int) -> Iterable[tuple[str, Document | str]]:

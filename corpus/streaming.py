@@ -8,18 +8,16 @@ own ("Title (part 3)"), so citations and offsets refer to the stored part text.
 from __future__ import annotations
 
 import codecs
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from corpus.decoding import _BOMS, _CONTROL, _SAMPLE_CHARS, _MAX_CONTROL_SHARE
+from corpus.decoding import _SAMPLE_CHARS, looks_binary, sniff_encoding
 from corpus.documents import Document, document_id
 from corpus.errors import FileSkipped
 from corpus.metadata import Metadata, derive_title, markdown_heading, merged, split_front_matter, split_header
 
 PART_CHARS = 4_000_000
 BLOCK_BYTES = 1 << 20
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 def iter_text_parts(path: Path, *, part_chars: int = PART_CHARS, block_bytes: int = BLOCK_BYTES) -> Iterator[Document]:
@@ -93,8 +91,7 @@ def _decoded_blocks(path: Path, block_bytes: int) -> Iterator[str]:
         size += len(piece)
         if size >= _SAMPLE_CHARS:
             break
-    sample = "".join(head)[:_SAMPLE_CHARS]
-    if sample and len(_CONTROL.findall(sample)) > _MAX_CONTROL_SHARE * len(sample):
+    if looks_binary("".join(head)):
         raise FileSkipped("binary file")
     yield from head
     yield from pieces
@@ -119,18 +116,5 @@ def _normalised_pieces(path: Path, block_bytes: int) -> Iterator[str]:
 
 
 def _decoder_for(first_block: bytes) -> codecs.IncrementalDecoder:
-    for bom, encoding in _BOMS:
-        if first_block.startswith(bom):
-            return codecs.getincrementaldecoder(encoding)(errors="replace")
-    if b"\x00" in first_block:
-        raise FileSkipped("binary file")
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(first_block, final=False)
-        return codecs.getincrementaldecoder("utf-8")(errors="replace")
-    except UnicodeDecodeError:
-        pass
-    lenient = first_block.decode("utf-8", errors="replace")
-    damaged = lenient.count("\ufffd")
-    if len(_NON_ASCII.findall(lenient)) - damaged > damaged:
-        return codecs.getincrementaldecoder("utf-8")(errors="replace")  # UTF-8 with a few broken bytes
-    return codecs.getincrementaldecoder("cp1252")(errors="replace")
+    """An incremental decoder (bad bytes become U+FFFD) for the codec `decode_text` would pick, judged on the first block."""
+    return codecs.getincrementaldecoder(sniff_encoding(first_block, final=False))(errors="replace")

@@ -14,7 +14,6 @@ may hold `vectors.faiss.removed.npy` (its tombstones), checksummed like every ot
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -23,12 +22,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from corpus.chunking import ChunkingSettings, chunk_document
 from corpus.documents import Chunk, Document
+from corpus.files import sha256_file
 from embeddings.embedder import Embedder
 from embeddings.passage_index import StoredDocument, UpdateReport
 from embeddings.sparse import BM25Index
@@ -91,14 +92,6 @@ class IndexMismatchError(IndexFileError):
 
 class IndexLockedError(IndexFileError):
     """Another process is writing to the index."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -377,55 +370,113 @@ def update_index(
     with write_lock(root, wait_seconds=wait_seconds):
         for stale in root.glob("gen-*.tmp"):
             shutil.rmtree(stale, ignore_errors=True)
-        live: Path | None = None
-        if (root / CURRENT).exists() and not rebuild:
-            live = current_generation(root)
-            manifest = read_manifest(live, root)
-            verify_checksums(live, manifest, root)
-            if manifest["embedding_model"]["name"] != embedder.name:
-                raise IndexMismatchError(
-                    f"index {root} was built with embedding model {manifest['embedding_model']['name']!r}, "
-                    f"but {embedder.name!r} was given; use that model or pass --rebuild"
-                )
-            chunking = ChunkingSettings(**manifest["chunking"])
-            live_type = _index_type(manifest, root)
-            if index_type not in ("auto", live_type):
-                raise IndexMismatchError(
-                    f"index {root} uses the {live_type} vector index; pass --rebuild to rebuild it as {index_type}"
-                )
-            index_type = live_type
-        elif chunking is None:
-            chunking = ChunkingSettings()
+        live, chunking, index_type = _starting_point(root, embedder, chunking, index_type, rebuild)
+        job = _GenerationJob(live, root / (_next_generation_name(root) + ".tmp"), embedder, chunking,
+                             _index_type_chooser(index_type, flat_max, hnsw_max), progress, on_progress)
+        written = _write_and_publish(root, job, add, remove)
+        return replace(written.report, seconds=time.monotonic() - started)
 
-        tmp = root / (_next_generation_name(root) + ".tmp")
-        tmp.mkdir(parents=True)
-        try:
-            choose = lambda n: index_type if index_type != "auto" else choose_index_type(n, flat_max=flat_max, hnsw_max=hnsw_max)
-            report, counts, vectors = _write_generation(live, tmp, embedder, add, list(remove), chunking, progress,
-                                                        on_progress, choose)
-            if not report["changed"]:
-                shutil.rmtree(tmp)
-                return UpdateReport(**{**report, "seconds": time.monotonic() - started})
-            _write_manifest(tmp, embedder.name, vectors.dimension, chunking, counts, vectors)
-            _fsync_tree(tmp)
-            final = root / tmp.name[: -len(".tmp")]
-            os.replace(tmp, final)
-            pointer_tmp = root / (CURRENT + ".tmp")
-            pointer_tmp.write_text(final.name + "\n", encoding="utf-8")
-            with pointer_tmp.open("rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(pointer_tmp, root / CURRENT)
-            _fsync_tree_dir(root)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        for old in root.glob("gen-??????"):
-            if old != final:
-                shutil.rmtree(old, ignore_errors=True)
-        return UpdateReport(**{**report, "seconds": time.monotonic() - started})
+
+@dataclass(frozen=True)
+class _GenerationJob:
+    """What writing one generation needs: where it starts and is built, and how to chunk, embed and report progress."""
+
+    live: Path | None  # the generation to start from; None for a new (or rebuilt) index
+    tmp: Path  # the `gen-NNNNNN.tmp` folder the generation is built in
+    embedder: Embedder
+    chunking: ChunkingSettings
+    choose_type: Callable[[int], str]  # chunk count -> vector index type (an existing index: its own type)
+    progress: bool = False
+    on_progress: Callable[[int, int], None] | None = None
+
+
+@dataclass(frozen=True)
+class _Additions:
+    """What adding documents did: the new and repeated documents, and the new chunks' vectors."""
+
+    added: tuple[str, ...]
+    duplicates: tuple[tuple[str, str], ...]
+    alias_added: bool
+    embedded: int  # chunks embedded; their row ids run up to `next_id` (excluded)
+    parts: list[np.ndarray]
+    next_id: int
+
+
+@dataclass(frozen=True)
+class _WrittenGeneration:
+    """What `_write_generation` did: its report (`seconds` still 0), and the counts and vector store of a changed index."""
+
+    report: UpdateReport
+    counts: dict | None = None
+    vectors: FaissStore | None = None
+
+
+def _starting_point(root: Path, embedder: Embedder, chunking: ChunkingSettings | None, index_type: str,
+                    rebuild: bool) -> tuple[Path | None, ChunkingSettings, str]:
+    """The live generation to start from (None: start empty), and the chunking and index type to write with."""
+    if not (root / CURRENT).exists() or rebuild:
+        return None, ChunkingSettings() if chunking is None else chunking, index_type
+    live = current_generation(root)
+    manifest = read_manifest(live, root)
+    verify_checksums(live, manifest, root)
+    if manifest["embedding_model"]["name"] != embedder.name:
+        raise IndexMismatchError(
+            f"index {root} was built with embedding model {manifest['embedding_model']['name']!r}, "
+            f"but {embedder.name!r} was given; use that model or pass --rebuild"
+        )
+    chunking = ChunkingSettings(**manifest["chunking"])
+    live_type = _index_type(manifest, root)
+    if index_type not in ("auto", live_type):
+        raise IndexMismatchError(
+            f"index {root} uses the {live_type} vector index; pass --rebuild to rebuild it as {index_type}"
+        )
+    return live, chunking, live_type
+
+
+def _index_type_chooser(index_type: str, flat_max: int, hnsw_max: int) -> Callable[[int], str]:
+    """Chunk count -> vector index type: `index_type` itself, or for "auto" the pick of `choose_index_type`."""
+    if index_type != "auto":
+        return lambda n: index_type
+    return lambda n: choose_index_type(n, flat_max=flat_max, hnsw_max=hnsw_max)
+
+
+def _write_and_publish(root: Path, job: _GenerationJob, add: Iterable[Document],
+                       remove: Iterable[str]) -> _WrittenGeneration:
+    """Build the generation in `job.tmp` and make it live (unless nothing changed); any failure removes `job.tmp`."""
+    job.tmp.mkdir(parents=True)
+    try:
+        written = _write_generation(job, add, list(remove))
+        if not written.report.changed:
+            shutil.rmtree(job.tmp)
+            return written
+        _write_manifest(job.tmp, job.embedder.name, written.vectors.dimension, job.chunking, written.counts,
+                        written.vectors)
+        final = _publish(root, job.tmp)
+    except BaseException:
+        shutil.rmtree(job.tmp, ignore_errors=True)
+        raise
+    for old in root.glob("gen-??????"):
+        if old != final:
+            shutil.rmtree(old, ignore_errors=True)
+    return written
+
+
+def _publish(root: Path, tmp: Path) -> Path:
+    """Fsync a built generation, rename it to its final name and atomically point `CURRENT` at it; returns it."""
+    _fsync_tree(tmp)
+    final = root / tmp.name[: -len(".tmp")]
+    os.replace(tmp, final)
+    pointer_tmp = root / (CURRENT + ".tmp")
+    pointer_tmp.write_text(final.name + "\n", encoding="utf-8")
+    with pointer_tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(pointer_tmp, root / CURRENT)
+    _fsync_tree_dir(root)
+    return final
 
 
 def _fsync_tree_dir(folder: Path) -> None:
+    """Fsync a folder itself (its entries: renames and new names in it), not what it holds."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -433,107 +484,159 @@ def _fsync_tree_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_generation(live, tmp, embedder, add, remove, chunking, progress, on_progress, choose):
-    database = tmp / DATABASE
-    db = sqlite3.connect(database)
+def _write_generation(job: _GenerationJob, add: Iterable[Document], remove: list[str]) -> _WrittenGeneration:
+    """Write the database, vectors and BM25 of the new generation into `job.tmp` (all but the manifest)."""
+    db = sqlite3.connect(job.tmp / DATABASE)
     try:
-        if live is not None:
-            source = sqlite3.connect(f"file:{live / DATABASE}?mode=ro", uri=True)
-            source.backup(db)
-            source.close()
-            with _NPY_LOAD_LOCK:
-                vectors = load_store(choose(0), live / VECTORS)  # an existing index: `choose` returns its own type
-        else:
-            db.executescript(SCHEMA)
-            vectors = None  # created once the number of chunks is known
-
-        removed = []
-        for doc_id in dict.fromkeys(remove):
-            ids = [row[0] for row in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
-            if db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,)).rowcount:
-                removed.append(doc_id)
-            db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
-            db.execute("DELETE FROM aliases WHERE doc_id = ?", (doc_id,))
-            if vectors is not None:
-                vectors.remove(np.asarray(ids, dtype=np.int64))
-
-        known = {row[0] for row in db.execute("SELECT doc_id FROM documents")}
-        added, duplicates = [], []
-        alias_added = False
-        now = time.time()
-        next_id = (db.execute("SELECT MAX(id) FROM chunks").fetchone()[0] or 0) + 1
-        total = None
-        if isinstance(add, (list, tuple)):  # documents already in memory: count the chunks for the progress bar
-            total = sum(len(chunk_document(d, max_words=chunking.max_words, overlap_sentences=chunking.overlap_sentences))
-                        for d in {d.doc_id: d for d in add if d.doc_id not in known}.values())
-        bar = _progress_bar(total, progress)
-        pending: list[tuple[int, Chunk]] = []
-        parts: list[np.ndarray] = []
-        embedded = 0
-
-        def embed_pending() -> None:
-            nonlocal embedded, pending
-            parts.append(embedder.encode([c.text for _, c in pending]))
-            embedded += len(pending)
-            if bar is not None:
-                bar.update(len(pending))
-            if on_progress is not None:
-                on_progress(embedded, embedded if total is None else total)
-            pending = []
-
-        # Documents are taken one at a time (`add` may be a stream): each is written and its chunks
-        # embedded in batches, so only the vectors, never all texts, stay in memory.
-        for document in add:
-            if db.execute("INSERT OR IGNORE INTO aliases VALUES (?, ?)", (document.doc_id, document.source)).rowcount:
-                alias_added = True
-            if document.doc_id in known:
-                duplicates.append((document.source, document.doc_id))
-                continue
-            known.add(document.doc_id)
-            added.append(document.doc_id)
-            db.execute(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (document.doc_id, document.title, document.date, document.source, document.url,
-                 json.dumps(list(document.page_starts)), document.text, now + len(added) * 1e-6),
-            )
-            chunks = chunk_document(document, max_words=chunking.max_words, overlap_sentences=chunking.overlap_sentences)
-            db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
-                           [(next_id + n, c.doc_id, c.chunk_id, c.start, c.end, c.text) for n, c in enumerate(chunks)])
-            pending.extend((next_id + n, c) for n, c in enumerate(chunks))
-            next_id += len(chunks)
-            while len(pending) >= EMBED_CALL:
-                rest = pending[EMBED_CALL:]
-                pending = pending[:EMBED_CALL]
-                embed_pending()
-                pending = rest
-        if pending:
-            embed_pending()
-        if bar is not None:
-            bar.close()
-
-        changed = bool(removed or added or alias_added)
-        if not changed:
-            return {"added": (), "duplicates": tuple(duplicates), "removed": (), "chunks_embedded": 0, "changed": False}, None, None
-
-        ids = np.arange(next_id - embedded, next_id, dtype=np.int64)
-        if vectors is None:
-            vectors = create_store(choose(embedded), embedder.dimension)
-        if parts:
-            vectors.add(ids, np.concatenate(parts))  # one add: an IVF trains on all of a new index's vectors
+        vectors = _start_generation(db, job)
+        removed = _remove_documents(db, vectors, remove)
+        additions = _add_documents(db, job, add)
+        if not (removed or additions.added or additions.alias_added):
+            return _WrittenGeneration(UpdateReport(added=(), duplicates=additions.duplicates, removed=(),
+                                                   chunks_embedded=0, seconds=0.0, changed=False))
+        vectors = _add_vectors(job, vectors, additions)
         db.commit()
-
-        rows = db.execute("SELECT id, text FROM chunks ORDER BY id").fetchall()
-        BM25Index.build([r[0] for r in rows], [r[1] for r in rows]).save(tmp / BM25_DIR)
-        vectors.save(tmp / VECTORS)
-        counts = {
-            "documents": db.execute("SELECT COUNT(*) FROM documents").fetchone()[0],
-            "chunks": len(rows),
-        }
+        counts = _save_search_files(db, job.tmp, vectors)
     finally:
         db.close()
-    report = {"added": tuple(added), "duplicates": tuple(duplicates), "removed": tuple(removed),
-              "chunks_embedded": embedded, "changed": True}
-    return report, counts, vectors
+    report = UpdateReport(added=additions.added, duplicates=additions.duplicates, removed=tuple(removed),
+                          chunks_embedded=additions.embedded, seconds=0.0, changed=True)
+    return _WrittenGeneration(report, counts, vectors)
+
+
+def _start_generation(db: sqlite3.Connection, job: _GenerationJob) -> FaissStore | None:
+    """Copy the live generation's database and vectors, or create the schema (vectors come once chunks are counted)."""
+    if job.live is None:
+        db.executescript(SCHEMA)
+        return None
+    source = sqlite3.connect(f"file:{job.live / DATABASE}?mode=ro", uri=True)
+    source.backup(db)
+    source.close()
+    with _NPY_LOAD_LOCK:
+        return load_store(job.choose_type(0), job.live / VECTORS)  # an existing index: the chooser returns its own type
+
+
+def _remove_documents(db: sqlite3.Connection, vectors: FaissStore | None, remove: list[str]) -> list[str]:
+    """Delete documents with their aliases, chunks and chunk vectors; returns the ids that were there."""
+    removed = []
+    for doc_id in dict.fromkeys(remove):
+        ids = [row[0] for row in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        if db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,)).rowcount:
+            removed.append(doc_id)
+        db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        db.execute("DELETE FROM aliases WHERE doc_id = ?", (doc_id,))
+        if vectors is not None:
+            vectors.remove(np.asarray(ids, dtype=np.int64))
+    return removed
+
+
+def _add_documents(db: sqlite3.Connection, job: _GenerationJob, add: Iterable[Document]) -> _Additions:
+    """Insert new documents, aliases and chunks, embedding the chunks in batches as the documents come."""
+    known = {row[0] for row in db.execute("SELECT doc_id FROM documents")}
+    added, duplicates = [], []
+    alias_added = False
+    now = time.time()
+    next_id = (db.execute("SELECT MAX(id) FROM chunks").fetchone()[0] or 0) + 1
+    batches = _EmbeddingBatches(job, _new_chunk_count(add, known, job.chunking))
+    # Documents are taken one at a time (`add` may be a stream): each is written and its chunks
+    # embedded in batches, so only the vectors, never all texts, stay in memory.
+    for document in add:
+        if db.execute("INSERT OR IGNORE INTO aliases VALUES (?, ?)", (document.doc_id, document.source)).rowcount:
+            alias_added = True
+        if document.doc_id in known:
+            duplicates.append((document.source, document.doc_id))
+            continue
+        known.add(document.doc_id)
+        added.append(document.doc_id)
+        chunks = _insert_document(db, document, now + len(added) * 1e-6, next_id, job.chunking)
+        batches.add(chunks)
+        next_id += len(chunks)
+    batches.finish()
+    return _Additions(tuple(added), tuple(duplicates), alias_added, batches.embedded, batches.parts, next_id)
+
+
+def _chunks_of(document: Document, chunking: ChunkingSettings) -> list[Chunk]:
+    """A document's chunks under the index's chunking settings."""
+    return chunk_document(document, max_words=chunking.max_words, overlap_sentences=chunking.overlap_sentences)
+
+
+def _new_chunk_count(add: Iterable[Document], known: set[str], chunking: ChunkingSettings) -> int | None:
+    """How many chunks the new documents make, when `add` is already in memory (a list or tuple), else None."""
+    if not isinstance(add, (list, tuple)):
+        return None
+    return sum(len(_chunks_of(d, chunking)) for d in {d.doc_id: d for d in add if d.doc_id not in known}.values())
+
+
+def _insert_document(db: sqlite3.Connection, document: Document, added_at: float, first_id: int,
+                     chunking: ChunkingSettings) -> list[Chunk]:
+    """Insert a document's row and its chunks' rows (row ids from `first_id`); returns the chunks."""
+    db.execute(
+        "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (document.doc_id, document.title, document.date, document.source, document.url,
+         json.dumps(list(document.page_starts)), document.text, added_at),
+    )
+    chunks = _chunks_of(document, chunking)
+    db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
+                   [(first_id + n, c.doc_id, c.chunk_id, c.start, c.end, c.text) for n, c in enumerate(chunks)])
+    return chunks
+
+
+class _EmbeddingBatches:
+    """Embeds chunks in calls of `EMBED_CALL` as they come, keeping only the vectors, and reports progress."""
+
+    def __init__(self, job: _GenerationJob, total: int | None):
+        self._embedder = job.embedder
+        self._on_progress = job.on_progress
+        self._total = total
+        self._bar = _progress_bar(total, job.progress)
+        self._pending: list[Chunk] = []
+        self.parts: list[np.ndarray] = []
+        self.embedded = 0
+
+    def add(self, chunks: list[Chunk]) -> None:
+        """Queue chunks, embedding every full call's worth."""
+        self._pending.extend(chunks)
+        while len(self._pending) >= EMBED_CALL:
+            call, self._pending = self._pending[:EMBED_CALL], self._pending[EMBED_CALL:]
+            self._embed(call)
+
+    def finish(self) -> None:
+        """Embed the chunks still queued and close the progress bar."""
+        if self._pending:
+            call, self._pending = self._pending, []
+            self._embed(call)
+        if self._bar is not None:
+            self._bar.close()
+
+    def _embed(self, chunks: list[Chunk]) -> None:
+        """One embedder call; counts the chunks and reports progress."""
+        self.parts.append(self._embedder.encode([c.text for c in chunks]))
+        self.embedded += len(chunks)
+        if self._bar is not None:
+            self._bar.update(len(chunks))
+        if self._on_progress is not None:
+            self._on_progress(self.embedded, self.embedded if self._total is None else self._total)
+
+
+def _add_vectors(job: _GenerationJob, vectors: FaissStore | None, additions: _Additions) -> FaissStore:
+    """Add the new chunks' vectors under their row ids, first creating the store of a new index (type by chunk count)."""
+    ids = np.arange(additions.next_id - additions.embedded, additions.next_id, dtype=np.int64)
+    if vectors is None:
+        vectors = create_store(job.choose_type(additions.embedded), job.embedder.dimension)
+    if additions.parts:
+        vectors.add(ids, np.concatenate(additions.parts))  # one add: an IVF trains on all of a new index's vectors
+    return vectors
+
+
+def _save_search_files(db: sqlite3.Connection, folder: Path, vectors: FaissStore) -> dict:
+    """Write BM25 over all chunks, then the vectors, into `folder`; returns the document and chunk counts."""
+    rows = db.execute("SELECT id, text FROM chunks ORDER BY id").fetchall()
+    BM25Index.build([r[0] for r in rows], [r[1] for r in rows]).save(folder / BM25_DIR)
+    vectors.save(folder / VECTORS)
+    return {
+        "documents": db.execute("SELECT COUNT(*) FROM documents").fetchone()[0],
+        "chunks": len(rows),
+    }
 
 
 def _progress_bar(total: int | None, show: bool):

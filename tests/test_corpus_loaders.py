@@ -439,3 +439,12 @@ def test_html_pre_keeps_its_whitespace(tmp_path: Path) -> None:
     page = "<p>Code:</p><pre>def f():\n    return  1</pre><p>After   it.</p>"
     document = only(load_file(write(tmp_path / "page.html", page)))
     assert document.text == "Code:\n\ndef f():\n    return  1\n\nAfter it."
+
+
+def test_the_supported_suffixes_are_exactly_those_a_loader_reads(tmp_path):
+    from corpus.loaders import HTML_SUFFIXES, RECORD_SUFFIXES, SUPPORTED_SUFFIXES, TEXT_SUFFIXES, load_path
+
+    assert sorted(SUPPORTED_SUFFIXES) == sorted(TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES | {".pdf"})
+    odd = tmp_path / "notes.rtf"
+    odd.write_text("A note in another format.", encoding="utf-8")
+    assert [skip.path for skip in load_path(odd).skipped] == [str(odd)]

@@ -72,6 +72,7 @@ def test_a_teacher_with_another_vocabulary_is_refused(tiny_reader_dir, tmp_path)
         TeacherEnsemble([str(tmp_path / "no-such-teacher")], vocabulary)
 
 
+@pytest.mark.slow  # 60 optimizer steps with a teacher
 def test_training_toward_a_teacher_moves_the_student_to_it(tmp_path, squad_file, tiny_reader_dir):  # noqa: F811
     """A student distilled (weight 1) from a teacher the gold spans would never teach (a random model made
     peaky) ends far closer to it than it started, and than a student trained on the gold spans alone."""

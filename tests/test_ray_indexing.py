@@ -13,7 +13,7 @@ pytest.importorskip("pymilvus", reason='the Milvus store needs pip install "cite
 from conftest import ARTICLES  # noqa: E402
 
 from qa.answering.config import Config  # noqa: E402
-from qa.indexing.stores import open_index, update_store  # noqa: E402
+from qa.indexing.stores import open_index, write_index  # noqa: E402
 
 pytestmark = pytest.mark.slow  # starting Ray takes tens of seconds
 
@@ -60,7 +60,7 @@ def test_ray_index_equals_the_plain_path(local_ray, corpus, tmp_path, embedder, 
     assert "invalid JSON" in failed[str(corpus / "broken.json")]
     assert len(result.duplicates) == 1 and result.duplicates[0][0] in ("copy.txt", "stargate.txt")  # whichever came second
 
-    update_store(config("plain").index_target, embedder, add=load_path(corpus).documents)
+    write_index(config("plain").index_target, embedder, add=load_path(corpus).documents)
     ray_index, plain_index = open_index(config("ray").index_target, embedder), open_index(config("plain").index_target, embedder)
     assert result.chunks == len(ray_index) == len(plain_index)
     assert ray_index.documents().keys() == plain_index.documents().keys()

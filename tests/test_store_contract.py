@@ -12,7 +12,7 @@ from corpus.chunking import ChunkingSettings  # noqa: E402
 from embeddings.index import IndexMismatchError, IndexNotFoundError
 from qa.answering.config import Config  # noqa: E402
 from qa.answering.retrievers import make_retriever, reciprocal_rank_fusion  # noqa: E402
-from qa.indexing.stores import open_index, update_store  # noqa: E402
+from qa.indexing.stores import open_index, write_index  # noqa: E402
 
 STORES = ("faiss", "milvus")
 QUESTIONS = [
@@ -29,7 +29,11 @@ def config_for(store: str, tmp_path) -> Config:
     return Config(store="milvus", store_uri=str(tmp_path / "milvus.db"), index_dir="contract", chunk_words=25)
 
 
-@pytest.fixture(params=STORES)
+# Each Milvus case starts the Milvus Lite engine (seconds apiece): those are the slow part, FAISS the quick one.
+MILVUS = pytest.mark.slow
+
+
+@pytest.fixture(params=["faiss", pytest.param("milvus", marks=MILVUS)])
 def store(request):
     return request.param
 
@@ -38,7 +42,7 @@ def store(request):
 def built(store, tmp_path, embedder, documents):
     """(config, index) of a fresh index over the three test articles in the given store."""
     config = config_for(store, tmp_path)
-    report, _ = update_store(config.index_target, embedder, add=documents)
+    report, _ = write_index(config.index_target, embedder, add=documents)
     assert report.changed and len(report.added) == 3
     return config, open_index(config.index_target, embedder)
 
@@ -105,14 +109,14 @@ def test_retrievers_cite_exact_passages(built, embedder, mode):
 def test_remove_and_duplicates(built, embedder, documents, store):
     config, _ = built
     gone = documents[1]
-    report, _ = update_store(config.index_target, embedder, remove=[gone.doc_id, "no-such-doc"])
+    report, _ = write_index(config.index_target, embedder, remove=[gone.doc_id, "no-such-doc"])
     assert report.removed == (gone.doc_id,)
     index = open_index(config.index_target, embedder)
     assert gone.doc_id not in index.documents()
     hits = index.search_vectors(embedder.encode(["volcano lava Grindavik"]), 100)
     assert gone.doc_id not in {c.doc_id for c in index.chunks([int(i) for i in hits.ids[0]]).values()}
     assert all(gone.doc_id != index.chunks([i])[i].doc_id for i, _ in index.bm25.search("Grindavik", 10))
-    again, _ = update_store(config.index_target, embedder, add=[documents[0], gone])
+    again, _ = write_index(config.index_target, embedder, add=[documents[0], gone])
     assert again.added == (gone.doc_id,) and again.duplicates == ((documents[0].source, documents[0].doc_id),)
     assert open_index(config.index_target, embedder).documents()[gone.doc_id].chunks > 0
 
@@ -127,12 +131,13 @@ def test_another_embedding_model_is_refused(built, embedder):
         index.check_embedder(Other())
 
 
+@MILVUS
 def test_both_stores_rank_alike(tmp_path, embedder, documents):
     """Same chunks, same vectors, same BM25 terms and parameters: the same rankings from either store."""
     indexes = {}
     for store in STORES:
         config = config_for(store, tmp_path)
-        update_store(config.index_target, embedder, add=documents)
+        write_index(config.index_target, embedder, add=documents)
         indexes[store] = open_index(config.index_target, embedder)
     for question in QUESTIONS:
         vector = embedder.encode([question])
@@ -145,10 +150,11 @@ def test_both_stores_rank_alike(tmp_path, embedder, documents):
         np.testing.assert_allclose([s for _, s in bm25["faiss"]], [s for _, s in bm25["milvus"]], rtol=1e-4)
 
 
+@MILVUS
 def test_milvus_hybrid_search_is_our_fusion(tmp_path, embedder, documents):
     """Milvus's own RRF ranker over its vector and BM25 searches scores each chunk as our fusion does."""
     config = config_for("milvus", tmp_path)
-    update_store(config.index_target, embedder, add=documents)
+    write_index(config.index_target, embedder, add=documents)
     index = open_index(config.index_target, embedder)
     for question in QUESTIONS:
         vector = embedder.encode([question])
@@ -159,12 +165,13 @@ def test_milvus_hybrid_search_is_our_fusion(tmp_path, embedder, documents):
         assert [round(s, 6) for _, s in engine] == sorted((round(s, 6) for _, s in engine), reverse=True)
 
 
+@MILVUS
 def test_milvus_index_persists_and_reopens(tmp_path, embedder, documents):
     from embeddings.milvus_index import MilvusIndex
     from embeddings.milvus_store import connect
 
     config = config_for("milvus", tmp_path)
-    update_store(config.index_target, embedder, add=documents)
+    write_index(config.index_target, embedder, add=documents)
     index = MilvusIndex.open(config.store_uri, "contract", embedder=embedder, client=connect(config.store_uri))
     assert len(index) == len(open_index(config.index_target, embedder)) > 3
     assert index.chunking == ChunkingSettings(25, 1)
@@ -172,6 +179,7 @@ def test_milvus_index_persists_and_reopens(tmp_path, embedder, documents):
         MilvusIndex.open(config.store_uri, "missing")
 
 
+@MILVUS
 def test_milvus_store_is_a_vector_store(tmp_path):
     from embeddings.milvus_store import MilvusStore, connect
     from embeddings.store import VectorStore
@@ -202,6 +210,7 @@ def test_bad_store_settings_are_named():
         check_name("9 bad")
 
 
+@MILVUS
 def test_bundled_articles_answer_alike_in_both_stores(tmp_path, embedder, tiny_reader_dir):
     """Hybrid answers over the bundled articles: FAISS with local fusion, Milvus with its own BM25 and RRF."""
     from corpus.loaders import load_default_corpus
@@ -212,7 +221,7 @@ def test_bundled_articles_answer_alike_in_both_stores(tmp_path, embedder, tiny_r
     answers = {}
     for store in STORES:
         config = config_for(store, tmp_path).with_changes(chunk_words=120, reader_model=str(tiny_reader_dir), k=3)
-        update_store(config.index_target, embedder, add=load_default_corpus())
+        write_index(config.index_target, embedder, add=load_default_corpus())
         assistant = Assistant.from_config(config, embedder=embedder)
         assert type(assistant.retriever).__name__ == ("HybridRetriever" if store == "faiss" else "EngineHybridRetriever")
         answers[store] = [assistant.answer(question) for question in questions]
@@ -223,13 +232,14 @@ def test_bundled_articles_answer_alike_in_both_stores(tmp_path, embedder, tiny_r
             [(c.doc_id, c.start, c.end, c.passage) for c in milvus_answer.citations]
 
 
+@MILVUS
 def test_chat_service_writes_to_milvus(tmp_path, embedder, documents, tiny_reader_dir):
     """The chat's uploads and removals go to the Milvus collections, which a second replica then sees."""
     from qa.answering.pipeline import Assistant
     from ui import ChatService
 
     config = config_for("milvus", tmp_path).with_changes(reader_model=str(tiny_reader_dir))
-    update_store(config.index_target, embedder, add=documents[:2])
+    write_index(config.index_target, embedder, add=documents[:2])
     service = ChatService(Assistant.from_config(config, embedder=embedder))
     upload = tmp_path / "chess.txt"
     upload.write_text(documents[2].text + "\n")
@@ -241,13 +251,14 @@ def test_chat_service_writes_to_milvus(tmp_path, embedder, documents, tiny_reade
     assert not (tmp_path / "contract").exists()  # nothing written as a folder
 
 
+@MILVUS
 def test_cli_info_describes_a_milvus_index(tmp_path, embedder, documents, capsys):
     import json
 
     from qa.cli import main
 
     config = config_for("milvus", tmp_path)
-    update_store(config.index_target, embedder, add=documents)
+    write_index(config.index_target, embedder, add=documents)
     flags = ["--store", "milvus", "--store-uri", config.store_uri, "--index", config.index_dir]
     assert main(["info", *flags, "--json"]) == 0
     info = json.loads(capsys.readouterr().out)

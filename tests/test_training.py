@@ -126,6 +126,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.mark.slow  # 88 optimizer steps
 def test_loss_decreases_checkpoint_and_resume(tmp_path, squad_file, base_model, one_thread):
     run_dir = tmp_path / "run"
     config = make_config(squad_file, base_model, run_dir, max_steps=40)

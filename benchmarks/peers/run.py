@@ -76,16 +76,13 @@ def reader_info(reader: Path) -> dict:
 def export_inputs(squad: Path, embedding_model: Path, limit: int, work: Path) -> tuple[Path, Path, Path, list]:
     """(citeqa's eval index folder, chunks JSONL, questions JSONL, the QAExamples) — built once, reused."""
     from embeddings.embedder import Embedder
-    from corpus.chunking import ChunkingSettings
     from embeddings.index import DocumentIndex
     from qa.answering.config import Config
     from qa.evaluation.datasets import load_squad
     from qa.evaluation.run import squad_index_dir
 
-    config = Config()
     embedder = Embedder(embedding_model)
-    index_dir = squad_index_dir(squad, embedder, ChunkingSettings(config.chunk_words, config.chunk_overlap_sentences),
-                                progress=True)
+    index_dir = squad_index_dir(squad, embedder, Config().chunking, progress=True)
     index = DocumentIndex.open(index_dir, embedder=embedder)
     try:
         chunks_path = work / f"chunks-{index_dir.name}-{index.generation.name}.jsonl"
@@ -145,8 +142,8 @@ def score(raw: dict, examples: list, chunks: dict[str, dict]) -> dict:
     """Official SQuAD v1.1 EM/F1, recall@1/@5 over the passages read (a passage holds a gold answer, or
     comes from the question's own paragraph: citeqa eval's rule), latency and throughput of one system."""
     from corpus.documents import document_id
-    from qa.evaluation.scoring import first_hit_rank, holds_answer, latency_summary, recall_at
     from qa.evaluation.metrics import SCORING_V1, percentage, question_scores
+    from qa.evaluation.scoring import first_hit_rank, holds_answer, latency_summary, recall_at
 
     by_id = {r["id"]: r for r in raw["questions"]}
     missing = [ex.id for ex in examples if ex.id not in by_id]
@@ -318,7 +315,7 @@ def main() -> int:
         parser.error(f"unknown system(s) {', '.join(unknown)}: choose from {', '.join(SYSTEMS)}")
     args.reader = args.reader.resolve()
     args.embedding_model = (args.embedding_model or default_embedding_model_path()).resolve()
-    from qa.indexing.bundled import cache_root
+    from embeddings.cache import cache_root
 
     work = (args.work or cache_root() / "bench").resolve()
     work.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from qa.answering.types import Passage, Span
 
 log = logging.getLogger(__name__)
 
-SHIPPED_READER = Path(__file__).resolve().parent / "models" / "reader"
+SHIPPED_READER = Path(__file__).resolve().parents[1] / "models" / "reader"
 READER_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 
 

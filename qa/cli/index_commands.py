@@ -34,7 +34,7 @@ def _print_skipped(report) -> None:
 
 def run_index(args, models) -> int:
     from corpus.loaders import stream_path
-    from qa.indexing.stores import update_store
+    from qa.indexing.stores import write_index
 
     if not args.paths and not args.remove:
         raise UsageError("nothing to do: give files or folders to index, or --remove DOC_ID")
@@ -53,7 +53,7 @@ def run_index(args, models) -> int:
         _print_skipped(report)
         raise UsageError(f"nothing could be indexed from {', '.join(args.paths)}: the index is unchanged")
     documents = itertools.chain([first], documents) if first is not None else documents
-    update, where = update_store(config.index_target, models.embedder(config), add=documents, remove=args.remove,
+    update, where = write_index(config.index_target, models.embedder(config), add=documents, remove=args.remove,
                                  rebuild=args.rebuild, wait_seconds=args.wait, progress=True)
     _print_skipped(report)
     duplicates = list(report.duplicates) if report else []

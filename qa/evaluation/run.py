@@ -16,6 +16,7 @@ from pathlib import Path
 
 from corpus.chunking import ChunkingSettings
 from corpus.documents import Chunk, Document, document_id
+from corpus.files import sha256_file
 from embeddings.cache import cache_root
 from qa.answering.config import Config, embedder_from_config
 from qa.answering.pipeline import Assistant, EmptyQuestionError, PassageAnswerer
@@ -96,14 +97,6 @@ def paragraph_documents(path: str | Path) -> list[Document]:
     return documents
 
 
-def file_digest(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def squad_index_dir(path: str | Path, embedder, chunking: ChunkingSettings, *, titles: Collection[str] | None = None,
                     progress: bool = False) -> Path:
     """The index over a SQuAD file's own paragraphs (only those of the articles in `titles` when given), in
@@ -112,7 +105,7 @@ def squad_index_dir(path: str | Path, embedder, chunking: ChunkingSettings, *, t
     from embeddings.index import update_index
 
     path = Path(path)
-    parts = f"{file_digest(path)}|{embedder.name}|{chunking.max_words}|{chunking.overlap_sentences}|{FORMAT_VERSION}"
+    parts = f"{sha256_file(path)}|{embedder.name}|{chunking.max_words}|{chunking.overlap_sentences}|{FORMAT_VERSION}"
     if titles is not None:
         parts += "|" + "\n".join(sorted(titles))
     key = hashlib.sha256(parts.encode()).hexdigest()[:16]
@@ -225,7 +218,7 @@ def run_settings(options: EvalOptions, config: Config, answerer: PassageAnswerer
     return {
         "command": command,
         "questions_file": str(path),
-        "questions_sha256": file_digest(path),
+        "questions_sha256": sha256_file(path),
         "mode": "open" if open_run else "reader-only",
         "retrieval_mode": config.retrieval_mode if open_run else None,
         "k": config.k if open_run else None,

@@ -20,6 +20,7 @@ import numpy as np
 
 from corpus.documents import Chunk, Document
 from corpus.chunking import ChunkingSettings, chunk_document
+from corpus.files import files_under
 from embeddings.embedder import Embedder
 from qa.indexing.stores import IndexTarget, describe, ensure_bundled_index, resolved
 
@@ -69,9 +70,10 @@ def list_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
         if not path.exists():
             raise FileNotFoundError(f"no such file or folder: {path}")
         if path.is_dir():
-            for root, dirs, names in os.walk(path):
-                dirs[:] = sorted(name for name in dirs if not name.startswith("."))
-                files.extend(Path(root, name) for name in sorted(names) if not name.startswith("."))
+            # sorted top-down walk order (each folder's files by name, then its subfolders), which is not
+            # the order of files_under (by path parts): key each folder name (1, name), the file name (0, name)
+            files.extend(sorted(files_under(path), key=lambda file: (
+                *((1, folder) for folder in file.relative_to(path).parts[:-1]), (0, file.name))))
         else:
             files.append(path)
     return list(dict.fromkeys(f.resolve() for f in files))
@@ -232,7 +234,7 @@ def _decode(batch: dict[str, np.ndarray], row: int, dimension: int) -> tuple[Doc
 
 def _local_runtime_env() -> dict:
     """Workers of a local Ray instance import citeqa from where this process does."""
-    here = str(Path(__file__).resolve().parent.parent)
+    here = str(Path(__file__).resolve().parents[2])  # the folder holding corpus/, embeddings/ and qa/
     path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
     return {"env_vars": {"PYTHONPATH": path, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}}
 
@@ -322,7 +324,7 @@ def _write_batches(dataset, sink, dimension: int, documents_per_batch: int, prog
 
 def _sink(target: IndexTarget, embedder: Embedder, rebuild: bool, wait_seconds: float):
     if target.bundled:
-        ensure_bundled_index(target, embedder)  # the bundled articles first, as `update_store` does
+        ensure_bundled_index(target, embedder)  # the bundled articles first, as `write_index` does
     where = resolved(target, embedder)
     if where.store == "faiss":
         sink = FaissSink(Path(where.location), embedder, chunking=where.chunking, rebuild=rebuild, wait_seconds=wait_seconds)

@@ -99,7 +99,7 @@ def describe(target: IndexTarget) -> str:
     return target.location if target.store == "faiss" else f"{target.uri}#{target.location}"
 
 
-def update_store(target: IndexTarget, embedder: Embedder, *, add: Iterable[Document] = (), remove: Iterable[str] = (),
+def write_index(target: IndexTarget, embedder: Embedder, *, add: Iterable[Document] = (), remove: Iterable[str] = (),
                  rebuild: bool = False, wait_seconds: float = 0.0, progress: bool = False,
                  on_progress: Callable[[int, int], None] | None = None) -> tuple[UpdateReport, str]:
     """Add and remove documents in the index a target names; returns the report and where the index is."""

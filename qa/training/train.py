@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -325,11 +326,27 @@ def model_for_training(folder: str, attention_dropout: float | None):
     return AutoModelForQuestionAnswering.from_pretrained(folder, config=model_config, dtype=torch.float32)
 
 
-def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: str | None = None,
-                 export_to: str | None = None, log=print) -> TrainingState:
-    """Run (or continue) training; returns the final state. Exports the reader when `export_to` is set."""
+@dataclass
+class _Run:
+    """What the steps of one `train_reader` run share: the model and its optimizer, the data, the step plan."""
+
+    config: TrainingConfig
+    checkpoint_path: Path
+    tokenizer: Any
+    model: Any
+    teachers: Any  # a qa.training.distillation.TeacherEnsemble, or None
+    windows: list[LabelledWindow]
+    steps_per_epoch: int
+    total_steps: int
+    stop_at: int
+    optimizer: Any
+    scheduler: Any
+    state: TrainingState = field(default_factory=TrainingState)
+
+
+def _open_run_folder(config: TrainingConfig, resume: bool) -> tuple[Path, dict | None]:
+    """The run folder's checkpoint path and, when resuming, its checkpoint (checked against `config`)."""
     import torch
-    from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -342,6 +359,13 @@ def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: st
         stored = checkpoint["config"]
         if stored["data_key"] != config.data_key():
             raise ValueError(f"the checkpoint in {run_dir} was made with other data or settings; start a new --run")
+    return checkpoint_path, checkpoint
+
+
+def _load_models(config: TrainingConfig, warm_start: str | None):
+    """Seed torch, then load the tokenizer, the model to train and the distillation teachers (None without)."""
+    import torch
+    from transformers import AutoTokenizer
 
     torch.manual_seed(config.seed)
     tokenizer = AutoTokenizer.from_pretrained(warm_start or config.base_model)
@@ -352,13 +376,23 @@ def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: st
         from qa.training.distillation import TeacherEnsemble
 
         teachers = TeacherEnsemble(config.teachers, tokenizer.get_vocab())
-    windows = load_windows(config, tokenizer)
-    lengths = [len(w.input_ids) for w in windows]
-    steps_per_epoch = math.ceil(len(windows) / config.batch_size)
+    return tokenizer, model, teachers
+
+
+def _plan_steps(config: TrainingConfig, windows: int) -> tuple[int, int, int]:
+    """Steps per epoch, the step where the learning rate reaches 0, and the step to stop at."""
+    steps_per_epoch = math.ceil(windows / config.batch_size)
     total_steps = int(steps_per_epoch * config.epochs) if config.schedule_steps is None else config.schedule_steps
     # max_steps stops early without changing the learning-rate schedule, so a run stopped there and
     # resumed follows the same path as one never stopped.
     stop_at = total_steps if config.max_steps is None else min(total_steps, config.max_steps)
+    return steps_per_epoch, total_steps, stop_at
+
+
+def _optimizer_and_scheduler(model, config: TrainingConfig, total_steps: int):
+    """AdamW (no weight decay on biases and norms) and a linear warmup-then-decay schedule over `total_steps`."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
 
     no_decay = ("bias", "LayerNorm.weight", "layernorm", "norm.weight")
     groups = [
@@ -367,82 +401,141 @@ def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: st
     ]
     optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_fraction * total_steps), total_steps)
-    state = TrainingState()
+    return optimizer, scheduler
 
-    if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        state = TrainingState(**checkpoint["state"])
-        torch.set_rng_state(checkpoint["rng"]["torch"])
-        random.setstate(checkpoint["rng"]["python"])
-        np.random.set_state(checkpoint["rng"]["numpy"])
-        log(f"resumed {run_dir} at step {state.global_step}/{total_steps} (epoch {state.epoch}, batch {state.batch_in_epoch})")
-    elif warm_start is not None:
-        record = json.loads((Path(warm_start) / "config.json").read_text()).get("citeqa", {}).get("training", {})
-        step = int(record.get("global_step", 0))
-        optimizer.step()  # no gradients yet: only lets the scheduler advance without a warning
-        for _ in range(step):
-            scheduler.step()
-        state.global_step = step
-        state.epoch, state.batch_in_epoch = divmod(step, steps_per_epoch)
-        state.seconds = float(record.get("seconds", 0.0))
-        if config.schedule_steps is not None and step >= config.schedule_steps:
-            raise ValueError(f"{warm_start} is at step {step}: --schedule-steps {config.schedule_steps} must lie beyond it")
-        log(f"warm start from {warm_start} at step {step}/{total_steps} (fresh optimizer moments)")
 
-    def save_checkpoint() -> None:
-        _atomic_torch_save({
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "state": asdict(state),
-            "rng": {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()},
-            "config": {**asdict(config), "data_key": config.data_key()},
-        }, checkpoint_path)
+def _build_run(config: TrainingConfig, checkpoint_path: Path, warm_start: str | None) -> _Run:
+    """Models, tokenised windows, step plan, optimizer and scheduler of a run, at step 0."""
+    tokenizer, model, teachers = _load_models(config, warm_start)
+    windows = load_windows(config, tokenizer)
+    steps_per_epoch, total_steps, stop_at = _plan_steps(config, len(windows))
+    optimizer, scheduler = _optimizer_and_scheduler(model, config, total_steps)
+    return _Run(config, checkpoint_path, tokenizer, model, teachers, windows, steps_per_epoch, total_steps, stop_at,
+                optimizer, scheduler)
 
+
+def _restore_checkpoint(run: _Run, checkpoint: dict, log) -> None:
+    """Continue exactly where `checkpoint` left off: weights, optimizer, schedule, position and RNG states."""
+    import torch
+
+    run.model.load_state_dict(checkpoint["model"])
+    run.optimizer.load_state_dict(checkpoint["optimizer"])
+    run.scheduler.load_state_dict(checkpoint["scheduler"])
+    run.state = state = TrainingState(**checkpoint["state"])
+    torch.set_rng_state(checkpoint["rng"]["torch"])
+    random.setstate(checkpoint["rng"]["python"])
+    np.random.set_state(checkpoint["rng"]["numpy"])
+    log(f"resumed {Path(run.config.run_dir)} at step {state.global_step}/{run.total_steps} "
+        f"(epoch {state.epoch}, batch {state.batch_in_epoch})")
+
+
+def _continue_warm_start(run: _Run, warm_start: str, log) -> None:
+    """Continue from exported weights at the step their config records, with fresh optimizer moments."""
+    record = json.loads((Path(warm_start) / "config.json").read_text()).get("citeqa", {}).get("training", {})
+    step = int(record.get("global_step", 0))
+    run.optimizer.step()  # no gradients yet: only lets the scheduler advance without a warning
+    for _ in range(step):
+        run.scheduler.step()
+    state = run.state
+    state.global_step = step
+    state.epoch, state.batch_in_epoch = divmod(step, run.steps_per_epoch)
+    state.seconds = float(record.get("seconds", 0.0))
+    schedule_steps = run.config.schedule_steps
+    if schedule_steps is not None and step >= schedule_steps:
+        raise ValueError(f"{warm_start} is at step {step}: --schedule-steps {schedule_steps} must lie beyond it")
+    log(f"warm start from {warm_start} at step {step}/{run.total_steps} (fresh optimizer moments)")
+
+
+def _save_checkpoint(run: _Run) -> None:
+    """Write `checkpoint.pt` atomically: everything a resumed run needs to continue bit-identically."""
+    import torch
+
+    _atomic_torch_save({
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(),
+        "state": asdict(run.state),
+        "rng": {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()},
+        "config": {**asdict(run.config), "data_key": run.config.data_key()},
+    }, run.checkpoint_path)
+
+
+def _optimizer_step(run: _Run, batch: dict):
+    """One optimizer step on `batch` (gold-span loss, mixed with the teachers' when distilling); returns the loss."""
+    import torch
+
+    config = run.config
+    outputs = run.model(**batch)
+    loss = outputs.loss
+    if run.teachers is not None:
+        from qa.training.distillation import distillation_loss
+
+        soft = distillation_loss(outputs.start_logits, outputs.end_logits,
+                                 *run.teachers.probabilities(batch, config.distill_temperature),
+                                 batch["attention_mask"], config.distill_temperature)
+        loss = (1 - config.distill_weight) * loss + config.distill_weight * soft
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), 1.0)
+    run.optimizer.step()
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    return loss
+
+
+def _record_step(state: TrainingState, loss, started: float, progress) -> None:
+    """Move the state past one step taken, with its loss and the time so far, and show it on the progress bar."""
+    state.global_step += 1
+    state.batch_in_epoch += 1
+    state.losses.append(round(loss.item(), 4))
+    state.seconds = time.monotonic() - started
+    progress.update(1)
+    progress.set_postfix(loss=f"{np.mean(state.losses[-50:]):.3f}", epoch=state.epoch)
+
+
+def _train_until_stop(run: _Run) -> None:
+    """Take steps epoch by epoch until `stop_at`, saving a checkpoint every `checkpoint_minutes`."""
     from tqdm.auto import tqdm
 
-    progress = tqdm(total=stop_at, initial=state.global_step, desc="training", unit="step")
+    config, state = run.config, run.state
+    lengths = [len(w.input_ids) for w in run.windows]
+    progress = tqdm(total=run.stop_at, initial=state.global_step, desc="training", unit="step")
     last_save = time.monotonic()
     started = time.monotonic() - state.seconds
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    while state.global_step < stop_at:
+    pad_id = run.tokenizer.pad_token_id if run.tokenizer.pad_token_id is not None else 0
+    while state.global_step < run.stop_at:
         batches = epoch_batches(lengths, config.batch_size, config.seed, state.epoch)
-        while state.batch_in_epoch < len(batches) and state.global_step < stop_at:
-            batch = collate(windows, batches[state.batch_in_epoch], pad_id)
-            outputs = model(**batch)
-            loss = outputs.loss
-            if teachers is not None:
-                from qa.training.distillation import distillation_loss
-
-                soft = distillation_loss(outputs.start_logits, outputs.end_logits,
-                                         *teachers.probabilities(batch, config.distill_temperature),
-                                         batch["attention_mask"], config.distill_temperature)
-                loss = (1 - config.distill_weight) * loss + config.distill_weight * soft
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            state.global_step += 1
-            state.batch_in_epoch += 1
-            state.losses.append(round(loss.item(), 4))
-            state.seconds = time.monotonic() - started
-            progress.update(1)
-            progress.set_postfix(loss=f"{np.mean(state.losses[-50:]):.3f}", epoch=state.epoch)
+        while state.batch_in_epoch < len(batches) and state.global_step < run.stop_at:
+            loss = _optimizer_step(run, collate(run.windows, batches[state.batch_in_epoch], pad_id))
+            _record_step(state, loss, started, progress)
             if time.monotonic() - last_save >= config.checkpoint_minutes * 60:
-                save_checkpoint()
+                _save_checkpoint(run)
                 last_save = time.monotonic()
         if state.batch_in_epoch >= len(batches):
             state.epoch += 1
             state.batch_in_epoch = 0
     progress.close()
-    save_checkpoint()
+
+
+def _finish(run: _Run, export_to: str | None) -> None:
+    """Save the final checkpoint, then export the reader when `export_to` is set."""
+    _save_checkpoint(run)
     if export_to is not None:
-        model.eval()
-        export_reader(model, tokenizer, export_to, exported_settings(config, state))
-    return state
+        run.model.eval()
+        export_reader(run.model, run.tokenizer, export_to, exported_settings(run.config, run.state))
+
+
+def train_reader(config: TrainingConfig, *, resume: bool = False, warm_start: str | None = None,
+                 export_to: str | None = None, log=print) -> TrainingState:
+    """Run (or continue) training; returns the final state. Exports the reader when `export_to` is set."""
+    checkpoint_path, checkpoint = _open_run_folder(config, resume)
+    run = _build_run(config, checkpoint_path, warm_start)
+    if checkpoint is not None:
+        _restore_checkpoint(run, checkpoint, log)
+    elif warm_start is not None:
+        _continue_warm_start(run, warm_start, log)
+    _train_until_stop(run)
+    _finish(run, export_to)
+    return run.state
 
 
 def exported_settings(config: TrainingConfig, state: TrainingState, no_answer_threshold: float = 0.0) -> dict:
