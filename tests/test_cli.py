@@ -112,3 +112,42 @@ def test_train_reader_rejects_a_share_outside_0_to_1(tmp_path, capsys, flag, val
         main(["train-reader", str(train), flag, value])
     assert stopped.value.code == 2
     assert f"expected a share in [0, 1], got {value if value == 'half' else float(value)}" in capsys.readouterr().err.replace("'", "")
+
+
+def test_one_translator_turns_the_same_flags_into_the_same_config_everywhere(tmp_path):
+    """`citeqa ask`, `citeqa eval`, `citeqa serve` and `python ui.py` share flags and their translation to Config."""
+    import argparse
+
+    from qa.cli.main import build_parser
+    from qa.cli.options import config_from
+    from qa.cli.serve_command import add_serve_flags
+
+    flags = ["--index", "idx", "--embedding-backend", "torch", "--k", "7", "--mode", "bm25", "--reader", "r",
+             "--threshold=-inf", "--reader-backend", "onnx", "--early-stop-score", "inf"]
+    parser = build_parser()
+    configs = [config_from(parser.parse_args(["ask", "q?", *flags])),
+               config_from(parser.parse_args(["eval", "q.json", *flags])),
+               config_from(parser.parse_args(["serve", *flags]))]
+    ui_parser = argparse.ArgumentParser()
+    add_serve_flags(ui_parser)
+    configs.append(config_from(ui_parser.parse_args(flags)))
+    assert all(c == configs[0] for c in configs)
+    c = configs[0]
+    assert (c.index_dir, c.embedding_backend, c.k, c.retrieval_mode, c.reader_model) == ("idx", "torch", 7, "bm25", "r")
+    assert c.no_answer_threshold == float("-inf") and c.reader_backend == "onnx" and c.early_stop_score == float("inf")
+
+
+def test_choice_flags_offer_exactly_their_owners_lists():
+    from embeddings.embedder import EMBEDDING_BACKENDS
+    from embeddings.store import INDEX_TYPES
+    from qa.answering.reader import READER_BACKENDS
+    from qa.answering.retrievers import RETRIEVAL_MODES
+    from qa.cli.main import build_parser
+    from qa.indexing.stores import STORES
+
+    index_parser = build_parser()._subparsers._group_actions[0].choices["index"]
+    ask_parser = build_parser()._subparsers._group_actions[0].choices["ask"]
+    choices = {a.dest: tuple(a.choices) for p in (index_parser, ask_parser) for a in p._actions if a.choices}
+    assert choices["mode"] == RETRIEVAL_MODES and choices["reader_backend"] == READER_BACKENDS
+    assert choices["store"] == STORES and choices["embedding_backend"] == EMBEDDING_BACKENDS
+    assert choices["index_type"] == ("auto", *INDEX_TYPES)

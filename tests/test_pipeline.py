@@ -149,3 +149,24 @@ def test_eight_threads_200_questions_match_one_by_one(assistant):
     assert len(questions) == 200
     one_by_one = [assistant.answer(q) for q in questions]
     assert assistant.answer_many(questions, threads=8) == one_by_one
+
+
+def test_the_api_cache_reopens_an_index_a_write_has_replaced(tmp_path, embedder, documents, tiny_reader_dir):
+    from corpus.chunking import ChunkingSettings
+    from embeddings.index import update_index
+    from qa.answering.api import AssistantCache
+
+    root = tmp_path / "idx"
+    update_index(root, embedder, add=documents[:1], chunking=ChunkingSettings(max_words=25))
+    cache = AssistantCache(lambda index: Assistant.from_config(
+        Config(index_dir=index, reader_model=str(tiny_reader_dir)), embedder=embedder))
+    first = cache.get(str(root))
+    assert cache.get(str(root)) is first and list(first.index.documents()) == [documents[0].doc_id]
+    update_index(root, embedder, add=documents[1:2])
+    assert not first.index.is_current()
+    second = cache.get(str(root))
+    assert second is not first and second.index.is_current()
+    assert list(second.index.documents()) == [documents[0].doc_id, documents[1].doc_id]
+    assert second.reader is first.reader and second.embedder is first.embedder  # the models are not loaded again
+    answer = second.answer("Which town was evacuated?", threshold=float("-inf"))
+    assert answer.citations and {c.doc_id for c in answer.citations} <= {documents[0].doc_id, documents[1].doc_id}

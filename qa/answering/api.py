@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from qa.answering.config import Config
 from qa.answering.pipeline import Assistant
@@ -13,7 +14,8 @@ class AssistantCache:
     """One assistant per index, created on first use; reopened (same models) once a write has replaced the
     index it reads, so `answer(index=...)` always answers from the live version."""
 
-    def __init__(self) -> None:
+    def __init__(self, build: Callable[[str | None], Assistant] | None = None) -> None:
+        self._build = build if build is not None else lambda index: Assistant.from_config(Config(index_dir=index))
         self._assistants: dict[str | None, Assistant] = {}
         self._lock = threading.Lock()
 
@@ -21,7 +23,7 @@ class AssistantCache:
         with self._lock:
             found = self._assistants.get(index)
             if found is None:
-                found = Assistant.from_config(Config(index_dir=index))
+                found = self._build(index)
             elif not found.index.is_current():
                 found = found.reopened()
             self._assistants[index] = found

@@ -1,51 +1,40 @@
-"""Argument types shared by the `citeqa` subcommands."""
+"""Argument types shared by the `citeqa` subcommands: each names the bad value in its message."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+
+
+def _checked(text: str, parse: Callable[[str], float], ok: Callable[[float], bool], expected: str):
+    """`parse(text)` if it parses and passes `ok` (nan fails every comparison, so it never passes); else an
+    argparse error saying what was expected and what came."""
+    try:
+        value = parse(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+    return value
 
 
 def positive_int(text: str) -> int:
-    """argparse type: an integer of at least 1, with a message naming the bad value."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+    """argparse type: an integer of at least 1."""
+    return _checked(text, int, lambda v: v >= 1, "a positive integer")
 
 
 def dropout_or_base(text: str) -> float | None:
     """argparse type: a dropout probability in [0, 1), or 'base' (None: keep the model's own)."""
     if text == "base":
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1) or 'base', got {text!r}") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1) or 'base', got {value}")
-    return value
+    return _checked(text, float, lambda v: 0.0 <= v < 1.0, "a probability in [0, 1) or 'base'")
 
 
 def share(text: str) -> float:
     """argparse type: a share of the questions, in [0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a share in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a share in [0, 1], got {value}")
-    return value
+    return _checked(text, float, lambda v: 0.0 <= v <= 1.0, "a share in [0, 1]")
 
 
 def positive_float(text: str) -> float:
-    """argparse type: a number above 0, with a message naming the bad value."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0.0:  # also rejects nan
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
+    """argparse type: a number above 0."""
+    return _checked(text, float, lambda v: v > 0.0, "a positive number")
