@@ -15,6 +15,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.loaders import SUPPORTED_SUFFIXES
@@ -160,6 +161,9 @@ class ChatService:
         self.index_dir = Path(self.target.location) if self.target.store == "faiss" else None
         self.config = assistant.config.with_changes(index_dir=self.target.location, store_uri=self.target.uri)
         self.max_upload_bytes = max_upload_bytes
+        self.allow_writes = assistant.config.allow_uploads
+        self.max_upload_chunks = assistant.config.max_upload_chunks
+        self._job: IndexingJob | None = None
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._current = assistant
@@ -213,6 +217,10 @@ class ChatService:
 
     # -- documents --------------------------------------------------------------------------------
 
+    def generation_label(self) -> int:
+        """Changes whenever a write has replaced the served index (so the page knows to list it again)."""
+        return id(self._current)
+
     def documents(self) -> list:
         """The indexed documents (StoredDocument), oldest first."""
         return list(self.assistant().index.documents().values())
@@ -251,16 +259,18 @@ class ChatService:
                                 f"the limit is {_size_text(self.max_upload_bytes)})")
         return problems
 
-    def add_files(self, paths: Sequence[str | os.PathLike], on_progress: Callable[[int, int], None] | None = None) -> str:
-        """Index uploaded files. All or nothing: if any file is refused or cannot be read, the message names
-        it and the index is left as it was. Returns a Markdown status message (names escaped)."""
+    def prepare_upload(self, paths: Sequence[str | os.PathLike]):
+        """(the files' documents, None), or (None, a Markdown message saying why nothing will be added): every file
+        must be of a supported type, within the size limit and readable, and together within the passage cap."""
+        from corpus.chunking import chunk_document
         from corpus.errors import CorpusError
         from corpus.loaders import load_path
 
         paths = [Path(p) for p in paths or []]
         if not paths:
-            return "Choose one or more files to add."
+            return None, "Choose one or more files to add."
         problems = self.check_upload(paths)
+        report = None
         if not problems:
             try:
                 report = load_path(*paths, max_bytes=self.max_upload_bytes)
@@ -268,12 +278,87 @@ class ChatService:
                 problems = [str(err)]
             else:
                 problems = [f"{Path(skip.path).name}: cannot be read ({skip.reason})" for skip in report.skipped]
+        if not problems:
+            chunking = self.assistant().index.chunking
+            passages = sum(len(chunk_document(d, max_words=chunking.max_words, overlap_sentences=chunking.overlap_sentences))
+                           for d in report.documents)
+            if passages > self.max_upload_chunks:
+                problems = [f"too large for the chat: {passages:,} passages (the limit is {self.max_upload_chunks:,}); "
+                            f"index it with: citeqa index FILE --index {self.target.location}"]
         if problems:
-            return "**Nothing was added.**\n\n" + "\n".join(f"- {escape(p)}" for p in problems)
-        with self._write_lock:
-            result = self._update(add=report.documents, on_progress=on_progress)
-            if result.changed:
-                self._reload()
+            return None, "**Nothing was added.**\n\n" + "\n".join(f"- {escape(p)}" for p in problems)
+        return report, None
+
+    def add_files(self, paths: Sequence[str | os.PathLike], on_progress: Callable[[int, int], None] | None = None) -> str:
+        """Index files now (the caller waits). All or nothing: if any file is refused or cannot be read, the message
+        names it and the index is left as it was. Returns a Markdown status message (names escaped)."""
+        refused = self.write_refusal()
+        if refused is not None:
+            return refused
+        report, problem = self.prepare_upload(paths)
+        if problem is not None:
+            return problem
+        if not self._write_lock.acquire(blocking=False):
+            return self.busy_message()
+        try:
+            return self._index(report, on_progress)
+        finally:
+            self._write_lock.release()
+
+    def start_adding(self, paths: Sequence[str | os.PathLike]) -> str:
+        """Check the files now and index them in a background thread; `indexing_status` tells how far it got.
+        Answers at once: a refusal, "busy" while another write runs, or that indexing has started."""
+        refused = self.write_refusal()
+        if refused is not None:
+            return refused
+        report, problem = self.prepare_upload(paths)
+        if problem is not None:
+            return problem
+        if not self._write_lock.acquire(blocking=False):
+            return self.busy_message()
+        job = self._job = IndexingJob(_count(len(report.documents), "document"))
+
+        def run() -> None:
+            try:
+                job.message = self._index(report, job.progress)
+            except Exception as err:  # a message in the Documents tab, never a dead thread
+                log.exception("indexing an upload failed")
+                job.message = f"**Nothing was added:** {escape(str(err) or type(err).__name__)}"
+            finally:
+                self._write_lock.release()
+
+        threading.Thread(target=run, name="citeqa-upload", daemon=True).start()
+        return f"Indexing {job.label} in the background…"
+
+    def indexing_status(self) -> str:
+        """The background upload's progress, or its outcome once done ("" before any upload)."""
+        job = self._job
+        if job is None:
+            return ""
+        if job.message is not None:
+            return job.message
+        return f"Indexing {job.label}: {job.done:,} of {job.total:,} passages embedded…" if job.total else f"Indexing {job.label}…"
+
+    def busy_message(self) -> str:
+        """The answer to a write asked for while another runs."""
+        job = self._job
+        if job is None or job.message is not None:
+            doing = "another change to the documents is running"
+        else:
+            doing = f"indexing {job.label}" + (f" ({job.done:,} of {job.total:,} passages embedded)" if job.total else "")
+        return f"**Busy:** {doing}. Try again when it has finished."
+
+    def write_refusal(self) -> str | None:
+        """Why this chat takes no writes, or None when it does."""
+        if self.allow_writes:
+            return None
+        return "**This chat is read-only:** start it with --allow-uploads (and --auth) to add or remove documents."
+
+    def _index(self, report, on_progress: Callable[[int, int], None] | None) -> str:
+        """Write the documents (the write lock is held) and say what happened."""
+        result = self._update(add=report.documents, on_progress=on_progress)
+        if result.changed:
+            self._reload()
         lines = []
         titles = {d.doc_id: d.title for d in report.documents}
         if result.added:
@@ -288,11 +373,17 @@ class ChatService:
         return "\n".join(lines)
 
     def remove(self, doc_ids: Sequence[str]) -> str:
-        """Remove documents by id; refuses to remove every document (an index needs one)."""
-        doc_ids = [d for d in doc_ids or [] if d]
+        """Remove documents by id; refuses to remove every document (an index needs one). Answers "busy" at once
+        while another write runs."""
+        refused = self.write_refusal()
+        if refused is not None:
+            return refused
+        doc_ids = [d for d in doc_ids or [] if isinstance(d, str) and d]
         if not doc_ids:
             return "Choose the documents to remove."
-        with self._write_lock:
+        if not self._write_lock.acquire(blocking=False):
+            return self.busy_message()
+        try:
             known = {d.doc_id: d for d in self.documents()}
             missing = [d for d in doc_ids if d not in known]
             if missing:
@@ -302,8 +393,24 @@ class ChatService:
             result = self._update(remove=doc_ids)
             if result.changed:
                 self._reload()
+        finally:
+            self._write_lock.release()
         names = [escape(known[d].title) for d in result.removed]
         return f"**Removed {_count(len(names), 'document')}:** " + "; ".join(names)
+
+
+@dataclass
+class IndexingJob:
+    """An upload being indexed in the background: its label, how many passages are embedded, and its outcome
+    (None until it has finished)."""
+
+    label: str
+    done: int = 0
+    total: int = 0
+    message: str | None = None
+
+    def progress(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
 
 
 def document_rows(documents) -> list[list]:
@@ -405,38 +512,56 @@ def _chat(gr, service: ChatService, settings: list) -> None:
 
 
 def _documents(gr, app, service: ChatService) -> None:
-    """The documents tab: the table, upload and removal, with their endpoints."""
+    """The documents tab: the table; with writes allowed, also upload (indexed in the background, progress shown
+    here) and removal, with their endpoints. A read-only chat registers no write endpoint and lists no ids."""
     summary = gr.Markdown(service.summary())
     table = gr.Dataframe(headers=["Title", "Date", "Passages", "Source"], datatype="str",
                          value=document_rows(service.documents()), interactive=False, wrap=True,
                          label="Indexed documents", max_height=360, elem_id="citeqa-docs",
                          column_widths=["52%", "14%", "10%", "24%"])
+
+    def listing():
+        docs = service.documents()
+        return service.summary(), document_rows(docs)
+
+    if not service.allow_writes:
+        gr.Markdown("This chat is read-only. To add or remove documents, use `citeqa index`, or start the chat with "
+                    "`--allow-uploads` (and `--auth USER:PASSWORD` when others can reach it).")
+        app.load(listing, None, [summary, table], api_visibility="undocumented", queue=False)
+        return
     with gr.Row(equal_height=False):
         with gr.Column():
             upload = gr.File(file_count="multiple", file_types=list(UPLOAD_SUFFIXES), elem_id="citeqa-upload",
                              label=f"Add documents — {', '.join(s[1:] for s in UPLOAD_SUFFIXES)}; "
-                                   f"up to {_size_text(service.max_upload_bytes)} each")
+                                   f"up to {_size_text(service.max_upload_bytes)} each, "
+                                   f"{service.max_upload_chunks:,} passages in all")
         with gr.Column():
             chosen = gr.Dropdown(choices=document_choices(service.documents()), value=[], multiselect=True,
-                                 label="Remove documents")
+                                 allow_custom_value=True, label="Remove documents")
             remove_btn = gr.Button("Remove selected", variant="stop")
-    status = gr.Markdown()
+    status = gr.Markdown(elem_id="citeqa-doc-status")
+    shown = gr.State(None)  # per browser session: the index generation its lists show
 
     def refresh():
-        docs = service.documents()
-        return (service.summary(), document_rows(docs), gr.update(choices=document_choices(docs), value=[]))
+        listed = listing()
+        return (*listed, gr.update(choices=document_choices(service.documents()), value=[]))
 
-    def add(paths, progress=gr.Progress()):
-        def on_progress(done: int, total: int) -> None:
-            progress((done, total), desc="Embedding passages", unit="passages")
-
-        progress(0, desc="Reading files")
+    def add(paths):
         try:
-            message = service.add_files(paths or [], on_progress=on_progress)
+            message = service.start_adding(paths or [])
         except Exception as err:  # a message, never a broken page
             log.exception("upload failed")
             message = f"**Nothing was added:** {escape(str(err) or type(err).__name__)}"
-        return (message, None, *refresh())
+        finally:
+            remove_upload_copies(paths or [])
+        return message, None
+
+    def poll(generation):
+        """Every second: the upload's progress; the lists again once a write has changed the index."""
+        current = service.generation_label()
+        if current == generation:
+            return (service.indexing_status() or gr.update(), gr.update(), gr.update(), gr.update(), generation)
+        return (service.indexing_status() or gr.update(), *refresh(), current)
 
     def remove(doc_ids):
         try:
@@ -446,20 +571,113 @@ def _documents(gr, app, service: ChatService) -> None:
             message = f"**Nothing was removed:** {escape(str(err) or type(err).__name__)}"
         return (message, *refresh())
 
-    upload.upload(add, [upload], [status, upload, summary, table, chosen], api_name="add_documents", concurrency_limit=1)
-    remove_btn.click(remove, [chosen], [status, summary, table, chosen], api_name="remove_documents", concurrency_limit=1)
+    upload.upload(add, [upload], [status, upload], api_name="add_documents", concurrency_limit=4)
+    remove_btn.click(remove, [chosen], [status, summary, table, chosen], api_name="remove_documents", concurrency_limit=4)
+    gr.Button("Indexing status", visible=False).click(service.indexing_status, None, status, api_name="indexing_status")
+    gr.Timer(1.0).tick(poll, shown, [status, summary, table, chosen, shown], api_visibility="private", queue=False)
     app.load(refresh, None, [summary, table, chosen], api_visibility="undocumented", queue=False)
 
 
-def launch(app, **kwargs):
-    """`app.launch` with citeqa's look (theme and CSS, which Gradio 6 takes at launch)."""
+def gradio_upload_folder() -> Path:
+    """Where Gradio keeps its copies of uploaded files."""
+    import tempfile
+
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
+
+
+def remove_upload_copies(paths: Sequence[str | os.PathLike]) -> None:
+    """Delete Gradio's copies of uploaded files (and their emptied per-upload folders) once read: only files
+    inside Gradio's upload folder, never a path from elsewhere."""
+    root = gradio_upload_folder()
+    for raw in paths:
+        path = Path(raw).resolve()
+        if path.is_file() and path.is_relative_to(root) and path != root:
+            path.unlink(missing_ok=True)
+            folder = path.parent
+            if folder != root and folder.is_relative_to(root) and not any(folder.iterdir()):
+                folder.rmdir()
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def host_name(header: str) -> str:
+    """The host of a `Host` header, lower case, without port or trailing dot: "[::1]:7860" → "::1"."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else ""
+    return header.rsplit(":", 1)[0].rstrip(".") if header.count(":") == 1 else header.rstrip(".")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an address or name can only be reached from this machine."""
+    import ipaddress
+
+    name = host_name(host) if host else ""
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def allowed_hosts(server_name: str, extra: Sequence[str] = ()) -> tuple[str, ...]:
+    """The names a request's `Host` may carry: loopback, the address the chat binds to (unless it binds to every
+    address), and `extra` (--allowed-host). Any other name is a DNS-rebinding page or a wrong address."""
+    names = [*LOOPBACK_NAMES, *(host_name(h) for h in extra)]
+    if server_name not in ("0.0.0.0", "::", ""):
+        names.append(host_name(server_name))
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
+class HostCheck:
+    """ASGI middleware: answers 400 to a request whose `Host` header names no allowed host (stops DNS rebinding)."""
+
+    def __init__(self, app, allowed: Sequence[str]):
+        self.app = app
+        self.allowed = frozenset(allowed)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            host = dict(scope.get("headers") or ()).get(b"host", b"").decode("latin-1")
+            if host_name(host) not in self.allowed:
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                body = b"citeqa: host not allowed (start the chat with --allowed-host NAME to serve this name)"
+                await send({"type": "http.response.start", "status": 400,
+                            "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+def sharing_refusal(server_name: str, allow_writes: bool, auth) -> str | None:
+    """Why the chat must not start as asked, or None: writes open to a network without a login."""
+    if allow_writes and auth is None and not is_loopback(server_name):
+        return (f"refusing to serve on {server_name} with --allow-uploads and no login: anyone who reaches it could "
+                "add and remove documents. Add --auth USER:PASSWORD (or set CITEQA_AUTH), drop --allow-uploads, or "
+                "bind to 127.0.0.1")
+    return None
+
+
+def launch(app, *, allowed: Sequence[str] | None = None, **kwargs):
+    """`app.launch` with citeqa's look (theme and CSS, which Gradio 6 takes at launch) and the `Host` check
+    (`allowed` names; default: loopback and the address it binds to)."""
+    from starlette.middleware import Middleware
+
     kwargs.setdefault("css", CSS)
     kwargs.setdefault("theme", _theme())
     kwargs.setdefault("max_file_size", MAX_UPLOAD_BYTES)
-    return app.launch(**kwargs)
+    hosts = allowed if allowed is not None else allowed_hosts(kwargs.get("server_name") or "127.0.0.1")
+    app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
+    app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), Middleware(HostCheck, allowed=hosts)]
+    return app.launch(app_kwargs=app_kwargs, **kwargs)
 
 
-def serve(config=None, *, host: str = "127.0.0.1", port: int = 7860, embedder=None) -> None:
+def serve(config=None, *, host: str = "127.0.0.1", port: int = 7860, embedder=None, auth: tuple[str, str] | None = None,
+          extra_hosts: Sequence[str] = ()) -> None:
     """Load the models, answer one question (so the first user does not wait for them) and serve the chat.
     The `citeqa.chat` entry point: `citeqa serve` calls it."""
     from qa.answering.reader import ReaderNotInstalledError
@@ -467,18 +685,21 @@ def serve(config=None, *, host: str = "127.0.0.1", port: int = 7860, embedder=No
 
     set_offline_environment()
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    refusal = sharing_refusal(host, bool(config is not None and config.allow_uploads), auth)
+    if refusal is not None:
+        raise SystemExit(f"citeqa: error: {refusal}")
     try:
         service = ChatService.from_config(config, embedder=embedder)
         service.ask(EXAMPLES[0])
     except (ReaderNotInstalledError, OSError, ValueError, RuntimeError) as err:
         raise SystemExit(f"citeqa: error: {err}") from None
-    launch(build_app(service), server_name=host, server_port=port)
+    launch(build_app(service), server_name=host, server_port=port, auth=auth, allowed=allowed_hosts(host, extra_hosts))
 
 
 def main(argv: list[str] | None = None) -> None:
     """`python ui.py [flags]`: the same flags as `citeqa serve`."""
     from qa.cli.options import UsageError, config_from
-    from qa.cli.serve_command import add_serve_flags, host_and_port
+    from qa.cli.serve_command import add_serve_flags, host_and_port, login_from
 
     parser = argparse.ArgumentParser(description="citeqa chat in the browser")
     add_serve_flags(parser)
@@ -486,9 +707,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         host, port = host_and_port(args)
         config = config_from(args)
+        auth = login_from(args)
     except UsageError as err:
         parser.error(str(err))
-    serve(config, host=host, port=port)
+    serve(config, host=host, port=port, auth=auth, extra_hosts=args.allowed_host)
 
 
 if __name__ == "__main__":

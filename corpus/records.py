@@ -1,10 +1,18 @@
-"""Article records in JSON (a list, {"documents": [...]}, or one object) and JSON Lines files."""
+"""Article records in JSON (a list, {"documents": [...]}, or one object) and JSON Lines files.
+
+A file or line that cannot be parsed (invalid JSON, nested deeper than MAX_JSON_DEPTH, a number too long to
+convert) never stops a run: a `.json` file raises FileSkipped with the reason, a `.jsonl` line becomes a
+Record with a `problem` and the other lines still load. Lone UTF-16 surrogates from `\\ud800`-style escapes
+become U+FFFD, as undecodable bytes do in corpus/decoding.py.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from corpus.dates import parse_date
@@ -12,6 +20,16 @@ from corpus.decoding import normalise_newlines
 from corpus.errors import FileSkipped
 
 TEXT_FIELDS = ("text", "content", "body")
+
+# Article exports are a few levels deep. Deeper JSON is refused before parsing: json.loads recurses once per
+# level and, on Python 3.11, shares the interpreter's recursion limit (1,000 frames) with its caller.
+MAX_JSON_DEPTH = 500
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_JSON_TOKEN = re.compile(_JSON_STRING.pattern + r"|[\[\]{}]", re.DOTALL)  # a whole string, or a bracket
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -29,11 +47,10 @@ class Record:
 
 
 def json_records(text: str) -> Iterator[Record]:
-    """Records of a JSON file; raises FileSkipped when the file is not JSON or holds no records."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise FileSkipped(f"invalid JSON ({err})") from None
+    """Records of a JSON file; raises FileSkipped when the file is not JSON (or too deep) or holds no records."""
+    data, problem = _parse(text, whole_file=True)
+    if problem is not None:
+        raise FileSkipped(problem)
     if isinstance(data, dict) and isinstance(data.get("documents"), list):
         data = data["documents"]
     if isinstance(data, list):
@@ -50,18 +67,78 @@ def json_records(text: str) -> Iterator[Record]:
 def jsonl_records(text: str) -> Iterator[Record]:
     """Records of a JSON Lines file, one per non-blank line; a bad line becomes a Record with a problem."""
     found = False
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in _lines(text):
         if not line.strip():
             continue
         found = True
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as err:
-            yield Record(label=f":{number}", problem=f"invalid JSON ({err})")
+        item, problem = _parse(line, whole_file=False)
+        if problem is not None:
+            yield Record(label=f":{number}", problem=problem)
             continue
         yield _record(item, f":{number}")
     if not found:
         raise FileSkipped("empty")
+
+
+def _depth_problem(text: str, *, whole_file: bool = True) -> str | None:
+    """Why `text` is nested too deeply to parse ("JSON nested deeper than 500 levels (line 1 column 501)"), or None.
+
+    Brackets inside strings do not count. Cheap for ordinary JSON: it is only scanned when it holds more
+    opening brackets than the limit."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return None
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    depths = accumulate(map(_BRACKET_STEP.__getitem__, brackets))
+    if next(filter(MAX_JSON_DEPTH.__lt__, depths), None) is None:  # C-speed, stops at the first level too deep
+        return None
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                where = _position(text, match.start(), whole_file)
+                return f"JSON nested deeper than {MAX_JSON_DEPTH:,} levels ({where})"
+        elif token in ("]", "}"):
+            depth -= 1
+    return f"JSON nested deeper than {MAX_JSON_DEPTH:,} levels"
+
+
+def _parse(text: str, *, whole_file: bool) -> tuple[Any, str | None]:
+    """(parsed value, None), or (None, why it cannot be parsed)."""
+    problem = _depth_problem(text, whole_file=whole_file)
+    if problem is not None:
+        return None, problem
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as err:
+        return None, f"invalid JSON ({err})"
+    except ValueError as err:  # e.g. an integer longer than Python converts (4,300 digits)
+        return None, f"invalid JSON ({str(err).split(';')[0]})"
+    except RecursionError:  # nesting within MAX_JSON_DEPTH, but the caller's stack was already deep
+        return None, "JSON nested too deeply to parse"
+
+
+def _position(text: str, offset: int, whole_file: bool) -> str:
+    """ "line 3 column 7" of `offset` in a file; "column 7" in a JSONL line (the label names the line)."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    column = f"column {offset - line_start + 1:,}"
+    if not whole_file:
+        return column
+    line = text.count("\n", 0, offset) + 1
+    return f"line {line:,} {column}"
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    """(number, line) like enumerate(text.split("\n"), 1), one line at a time: a large file is not copied whole."""
+    start, number = 0, 1
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            yield number, text[start:]
+            return
+        yield number, text[start:end]
+        start, number = end + 1, number + 1
 
 
 def _record(item: Any, label: str) -> Record:
@@ -70,7 +147,7 @@ def _record(item: Any, label: str) -> Record:
     text = next((item[field] for field in TEXT_FIELDS if isinstance(item.get(field), str)), None)
     if text is None:
         return Record(label=label, problem="no text field (text, content or body)")
-    text = normalise_newlines(text).strip()
+    text = _valid_unicode(normalise_newlines(text)).strip()
     if not text:
         return Record(label=label, problem="empty")
     date = _string(item.get("date"))
@@ -87,5 +164,13 @@ def _record(item: Any, label: str) -> Record:
 def _string(value: Any) -> str | None:
     if value is None:
         return None
-    text = " ".join(str(value).split())
+    try:
+        text = " ".join(_valid_unicode(str(value)).split())
+    except (RecursionError, ValueError):  # str() of a nested or huge-number value
+        return None
     return text or None
+
+
+def _valid_unicode(text: str) -> str:
+    """`text` with lone surrogates (from escapes such as "\\ud83d" without its pair) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text

@@ -2,8 +2,26 @@
 
 Layout: `DIR/CURRENT` names the live generation `DIR/gen-NNNNNN/`, which holds `manifest.json`,
 `vectors.faiss`, `chunks.sqlite` and `bm25/`. A write builds a complete new generation beside the
-live one, fsyncs it, then atomically replaces `CURRENT`; so a crash at any moment leaves the previous
-index whole, and readers never see a half-written state. Writers take `DIR/.lock` (one at a time).
+live one (in `gen-NNNNNN.tmp`), fsyncs it, renames it, then atomically replaces `CURRENT`; so a crash
+at any moment leaves the previous index whole, and readers never see a half-written state. Writers
+take `DIR/.lock` (one at a time).
+
+Two generations are kept: the live one and the one before it (the one that was live before the last
+write; if that one fails its checksums, the newest older one that verifies). Older ones are deleted
+after each successful write, and only folders named `gen-NNNNNN` or `gen-NNNNNN.tmp` are ever deleted.
+`undo_last_write` (`citeqa index --index DIR --undo`) points `CURRENT` back at the newest generation
+older than the live one whose checksums verify; the undone generation stays until the next write.
+`repair_index` (`--repair`) points a missing, empty, garbage or dangling `CURRENT` (or one naming a
+damaged generation) at the newest generation whose checksums verify. While generation folders exist
+but `CURRENT` is not valid, every read and write refuses (`IndexPointerError`, naming the generation
+`--repair` would restore) instead of starting a new index over them.
+
+`manifest.json` is checked against its schema (`validate_manifest`) before anything is read: a JSON
+object with `format_version` (int), `embedding_model` {`name` str, `dimension` int}, `chunking`
+{`max_words` int, `overlap_sentences` int}, `counts` {`documents` int, `chunks` int}, `created` (str)
+and a non-empty `files` mapping of relative path -> SHA-256 (64 hex digits) covering every data file of
+the generation. A write that fails because the disk is full (ENOSPC, or any error while almost no space
+is left) raises `IndexSpaceError`, removes its `.tmp` folder and leaves the previous generation live.
 
 The vector index type (exact `flat`, `hnsw` or `ivfpq`, see `embeddings.store`) is chosen when an index
 is created (by chunk count, or asked for), recorded in the manifest's `vector_store` and kept by every
@@ -13,9 +31,12 @@ may hold `vectors.faiss.removed.npy` (its tombstones), checksummed like every ot
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
+import math
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -53,6 +74,10 @@ DATABASE = "chunks.sqlite"
 BM25_DIR = "bm25"
 CURRENT = "CURRENT"
 LOCK = ".lock"
+GENERATION_NAME = re.compile(r"gen-\d{6}")  # a generation folder; `gen-NNNNNN.tmp` while it is built
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+POINTER_SETTLE_SECONDS = 2.0  # how long a reader waits for an active writer to replace a missing `CURRENT`
+LOW_SPACE_BYTES = 8 * 2**20  # a write that fails with less free space than this failed for lack of space
 # numpy reads .npy headers with ast.literal_eval, and CPython 3.11's AST builder is not thread-safe
 # (gh-106905: "AST constructor recursion depth mismatch"), so loads of index files take turns.
 _NPY_LOAD_LOCK = threading.Lock()
@@ -94,6 +119,19 @@ class IndexLockedError(IndexFileError):
     """Another process is writing to the index."""
 
 
+class IndexPointerError(IndexCorruptError):
+    """`CURRENT` is missing, empty, garbage or names a missing generation while generation folders remain;
+    the message names the newest generation whose checksums verify and `--repair`, which restores it."""
+
+
+class IndexHistoryError(IndexFileError):
+    """There is no earlier generation (that verifies) to undo the last write to."""
+
+
+class IndexSpaceError(IndexFileError):
+    """A write ran out of disk space; the previous generation stays live and the partial one is removed."""
+
+
 def _fsync_tree(folder: Path) -> None:
     for path in sorted(folder.rglob("*")):
         if path.is_file():
@@ -112,15 +150,99 @@ def _data_files(generation: Path) -> list[Path]:
 
 
 def _rebuild_hint(root: Path) -> str:
-    return f"rebuild it with: citeqa index PATH... --index {root} --rebuild"
+    hint = f"rebuild it with: citeqa index PATH... --index {root} --rebuild"
+    if len(_generations(root)) > 1:
+        hint += f", or go back to the newest generation that verifies with: {_repair_hint(root)}"
+    return hint
+
+
+def _repair_hint(root: Path) -> str:
+    return f"citeqa index --index {root} --repair"
 
 
 def _live_name(root: Path) -> str | None:
     """The generation `CURRENT` names right now (None without one)."""
     try:
         return (root / CURRENT).read_text(encoding="utf-8").strip()
-    except OSError:
+    except (OSError, ValueError):
         return None
+
+
+def _generations(root: Path) -> list[Path]:
+    """The generation folders (`gen-NNNNNN`) of an index, oldest first."""
+    return sorted((p for p in root.glob("gen-??????") if GENERATION_NAME.fullmatch(p.name) and p.is_dir()),
+                  key=lambda p: p.name)
+
+
+def _read_pointer(root: Path) -> tuple[str | None, str | None]:
+    """(the generation `CURRENT` validly names, None) or (None, what is wrong with `CURRENT`)."""
+    pointer = root / CURRENT
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None, f"{pointer} is missing"
+    except (OSError, ValueError) as err:
+        return None, f"cannot read {pointer} ({err})"
+    if not name:
+        return None, f"{pointer} is empty"
+    if not GENERATION_NAME.fullmatch(name):
+        return None, f"{pointer} holds {name[:40]!r}, not a generation name"
+    if not (root / name).is_dir():
+        return None, f"{pointer} names {name}, which is not there"
+    return name, None
+
+
+def _writer_active(root: Path) -> bool:
+    """Whether a writer holds (or held, until it crashed) the lock: it writes its pid there while it writes."""
+    try:
+        return bool((root / LOCK).read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return False
+
+
+def _verified(generation: Path, root: Path) -> dict | None:
+    """A generation's manifest if the manifest is valid and every checksum matches, else None."""
+    try:
+        manifest = read_manifest(generation, root)
+        verify_checksums(generation, manifest, root)
+    except IndexFileError:
+        return None
+    return manifest
+
+
+def _newest_verified(root: Path, candidates: list[Path]) -> tuple[Path, dict] | None:
+    """The newest of `candidates` (oldest first) whose checksums verify, with its manifest."""
+    for generation in reversed(candidates):
+        manifest = _verified(generation, root)
+        if manifest is not None:
+            return generation, manifest
+    return None
+
+
+def _documents_phrase(manifest: dict) -> str:
+    n = manifest["counts"]["documents"]
+    return f"{n} document{'' if n == 1 else 's'}"
+
+
+def _pointer_error(root: Path, problem: str) -> IndexFileError:
+    """The error for an invalid `CURRENT`: not found (no generations), or which generation `--repair` restores."""
+    generations = _generations(root)
+    if not generations:
+        if not (root / CURRENT).exists():
+            return IndexNotFoundError(f"no citeqa index at {root} (missing {CURRENT}); build one with: citeqa index PATH --index {root}")
+        return IndexCorruptError(f"{problem}; {_rebuild_hint(root)}")
+    found = _newest_verified(root, generations)
+    if found is None:
+        return IndexPointerError(
+            f"{problem}, and none of the generations in {root} ({', '.join(g.name for g in generations)}) verifies "
+            f"its checksums; citeqa neither reads nor writes this index: move those folders out of {root} (or use "
+            f"another folder) to build a new index there"
+        )
+    generation, manifest = found
+    return IndexPointerError(
+        f"{problem}, but {root} still holds generation {generation.name} ({_documents_phrase(manifest)}), whose "
+        f"checksums verify; citeqa neither reads nor writes this index until it is restored with: {_repair_hint(root)}"
+    )
 
 
 def _connect_read_only(database: Path) -> sqlite3.Connection:
@@ -131,29 +253,103 @@ def _connect_read_only(database: Path) -> sqlite3.Connection:
 
 
 def current_generation(root: Path) -> Path:
-    """The live generation folder of an index, read from `CURRENT`."""
-    pointer = root / CURRENT
-    if not pointer.is_file():
-        raise IndexNotFoundError(f"no citeqa index at {root} (missing {pointer.name}); build one with: citeqa index PATH --index {root}")
-    name = pointer.read_text(encoding="utf-8").strip()
-    generation = root / name
-    if not name.startswith("gen-") or not generation.is_dir():
-        raise IndexCorruptError(f"{pointer} names a missing generation {name!r}; {_rebuild_hint(root)}")
-    return generation
+    """The live generation folder of an index, read from `CURRENT`.
+
+    An invalid `CURRENT` is read again (for up to `POINTER_SETTLE_SECONDS` while a writer holds the lock: a
+    first write renames its generation before it writes `CURRENT`); then it is `IndexNotFoundError` without
+    generation folders, else `IndexPointerError` naming the generation `--repair` restores."""
+    root = Path(root)
+    deadline = time.monotonic() + POINTER_SETTLE_SECONDS
+    attempt = 0
+    while True:
+        name, problem = _read_pointer(root)
+        if name is not None:
+            return root / name
+        if attempt > 0 and not (_writer_active(root) and time.monotonic() < deadline):
+            raise _pointer_error(root, problem)
+        attempt += 1
+        time.sleep(0.01 if attempt == 1 else 0.05)
 
 
-def read_manifest(generation: Path, root: Path) -> dict:
+def _manifest_field_error(path: Path, root: Path, field: str, problem: str) -> IndexCorruptError:
+    return IndexCorruptError(f"index manifest {path} is invalid: {field} {problem}; {_rebuild_hint(root)}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# object field -> its fields and their checks: (test, what the value must be)
+_MANIFEST_OBJECTS = {
+    "embedding_model": {"name": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+                        "dimension": (lambda v: _is_int(v) and v > 0, "a positive integer")},
+    "chunking": {"max_words": (lambda v: _is_int(v) and v > 0, "a positive integer"),
+                 "overlap_sentences": (lambda v: _is_int(v) and v >= 0, "an integer >= 0")},
+    "counts": {"documents": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+               "chunks": (lambda v: _is_int(v) and v >= 0, "an integer >= 0")},
+}
+
+
+def validate_manifest(manifest, generation: Path, root: Path) -> dict:
+    """Check a parsed manifest against its schema (see the module docstring); `IndexCorruptError` names the
+    manifest file and the field, `IndexVersionError` another format version. Returns the manifest."""
     path = generation / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise IndexCorruptError(f"cannot read {path}: {err}; {_rebuild_hint(root)}") from err
-    version = manifest.get("format_version")
+    if not isinstance(manifest, dict):
+        raise _manifest_field_error(path, root, "the top level", f"must be a JSON object, not {type(manifest).__name__}")
+    if "format_version" not in manifest:
+        raise _manifest_field_error(path, root, "'format_version'", "is missing")
+    version = manifest["format_version"]
+    if not _is_int(version):
+        raise _manifest_field_error(path, root, "'format_version'", f"must be an integer, not {version!r}")
     if version != FORMAT_VERSION:
         raise IndexVersionError(
             f"{root} is a citeqa index of format version {version}; this citeqa reads version {FORMAT_VERSION}. {_rebuild_hint(root)}"
         )
+    for name, fields in _MANIFEST_OBJECTS.items():
+        value = manifest.get(name)
+        if not isinstance(value, dict):
+            raise _manifest_field_error(path, root, repr(name), "is missing" if value is None else "must be a JSON object")
+        for field, (check, wanted) in fields.items():
+            if field not in value:
+                raise _manifest_field_error(path, root, f"'{name}.{field}'", "is missing")
+            if not check(value[field]):
+                raise _manifest_field_error(path, root, f"'{name}.{field}'", f"must be {wanted}, not {value[field]!r}")
+    if not isinstance(manifest.get("created"), str):
+        raise _manifest_field_error(path, root, "'created'", "must be a string" if "created" in manifest else "is missing")
+    if not isinstance(manifest.get("vector_store", ""), str):
+        raise _manifest_field_error(path, root, "'vector_store'", "must be a string")
+    if not isinstance(manifest.get("vector_index", {}), dict):
+        raise _manifest_field_error(path, root, "'vector_index'", "must be a JSON object")
+    _validate_file_list(manifest.get("files"), path, generation, root)
     return manifest
+
+
+def _validate_file_list(files, path: Path, generation: Path, root: Path) -> None:
+    """`files`: a non-empty mapping of relative path -> SHA-256 hex digest covering every data file of the generation."""
+    if not isinstance(files, dict):
+        raise _manifest_field_error(path, root, "'files'", "is missing" if files is None else "must be a JSON object")
+    if not files:
+        raise _manifest_field_error(path, root, "'files'", "is empty (no checksums to verify)")
+    for relative, digest in files.items():
+        parts = Path(relative).parts
+        if not relative or Path(relative).is_absolute() or ".." in parts or relative == MANIFEST:
+            raise _manifest_field_error(path, root, f"'files' entry {relative!r}", "is not a data file path inside the generation")
+        if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest):
+            raise _manifest_field_error(path, root, f"'files.{relative}'", f"must be a SHA-256 digest (64 hex digits), not {digest!r}")
+    unlisted = [str(p.relative_to(generation)) for p in _data_files(generation)
+                if str(p.relative_to(generation)) not in files]
+    if unlisted:
+        raise _manifest_field_error(path, root, "'files'", f"does not cover {', '.join(unlisted[:3])} (no checksum for it)")
+
+
+def read_manifest(generation: Path, root: Path) -> dict:
+    """A generation's manifest, parsed and validated (`validate_manifest`)."""
+    path = generation / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise IndexCorruptError(f"cannot read {path}: {err}; {_rebuild_hint(root)}") from err
+    return validate_manifest(manifest, generation, root)
 
 
 def _index_type(manifest: dict, root: Path) -> str:
@@ -368,13 +564,93 @@ def update_index(
     root = Path(root)
     started = time.monotonic()
     with write_lock(root, wait_seconds=wait_seconds):
-        for stale in root.glob("gen-*.tmp"):
-            shutil.rmtree(stale, ignore_errors=True)
-        live, chunking, index_type = _starting_point(root, embedder, chunking, index_type, rebuild)
+        _remove_stale_tmp(root)
+        live_name = _checked_live_name(root)
+        live, chunking, index_type = _starting_point(root, live_name, embedder, chunking, index_type, rebuild)
+        keep = _generation_to_keep(root, live_name, verified=live is not None)
         job = _GenerationJob(live, root / (_next_generation_name(root) + ".tmp"), embedder, chunking,
                              _index_type_chooser(index_type, flat_max, hnsw_max), progress, on_progress)
-        written = _write_and_publish(root, job, add, remove)
+        written = _write_and_publish(root, job, add, remove, keep=keep, live_name=live_name)
         return replace(written.report, seconds=time.monotonic() - started)
+
+
+def repair_index(root: str | Path, *, wait_seconds: float = 0.0) -> str:
+    """Point `CURRENT` at the newest generation whose checksums verify, when it is missing, empty, garbage,
+    names a missing generation or one that fails its checksums; returns the generation now live.
+
+    A valid `CURRENT` naming a generation that verifies is left as it is. Writes nothing but `CURRENT` and
+    deletes nothing; `IndexCorruptError` when no generation verifies."""
+    root = Path(root)
+    generations = _existing_generations(root)
+    with write_lock(root, wait_seconds=wait_seconds):
+        live_name, _ = _read_pointer(root)
+        if live_name is not None and _verified(root / live_name, root) is not None:
+            return live_name
+        found = _newest_verified(root, _generations(root))
+        if found is None:
+            raise IndexCorruptError(
+                f"cannot repair {root}: none of its generations ({', '.join(g.name for g in generations)}) verifies "
+                f"its checksums; rebuild it with: citeqa index PATH... --index {root} --rebuild"
+            )
+        _write_pointer(root, found[0].name)
+        return found[0].name
+
+
+def undo_last_write(root: str | Path, *, wait_seconds: float = 0.0) -> str:
+    """Point `CURRENT` at the newest generation older than the live one whose checksums verify (the one
+    before the last write); returns the generation now live. The undone generation stays until the next
+    write deletes it. `IndexHistoryError` when there is none to go back to."""
+    root = Path(root)
+    _existing_generations(root)
+    with write_lock(root, wait_seconds=wait_seconds):
+        live_name, problem = _read_pointer(root)
+        if live_name is None:
+            raise _pointer_error(root, problem)
+        older = [g for g in _generations(root) if g.name < live_name]
+        found = _newest_verified(root, older)
+        if found is None:
+            kept = f" ({', '.join(g.name for g in older)} fail their checksums)" if older else ""
+            raise IndexHistoryError(f"nothing to undo in {root}: no generation before {live_name} verifies{kept}; "
+                                    f"{live_name} stays live")
+        _write_pointer(root, found[0].name)
+        return found[0].name
+
+
+def _existing_generations(root: Path) -> list[Path]:
+    """The generation folders of an index (oldest first); `IndexNotFoundError` without any (nothing is created)."""
+    generations = _generations(root)
+    if not generations:
+        raise IndexNotFoundError(f"no citeqa index at {root} (no generation folders); build one with: citeqa index PATH --index {root}")
+    return generations
+
+
+def _remove_stale_tmp(root: Path) -> None:
+    """Delete the `gen-NNNNNN.tmp` folders a crashed write left (nothing else)."""
+    for stale in root.glob("gen-??????.tmp"):
+        if GENERATION_NAME.fullmatch(stale.name[: -len(".tmp")]) and stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _checked_live_name(root: Path) -> str | None:
+    """The live generation a write starts from; None for a new index (no generation folders at all).
+
+    Generation folders without a valid `CURRENT` make the write refuse (`IndexPointerError`): starting a new
+    index there would delete them."""
+    name, problem = _read_pointer(root)
+    if name is not None:
+        return name
+    if not _generations(root):
+        return None
+    raise _pointer_error(root, problem)
+
+
+def _generation_to_keep(root: Path, live_name: str | None, *, verified: bool) -> str | None:
+    """The generation kept besides the new one: the live one (already verified by a plain write); for a
+    rebuild, the live one if it verifies, else the newest older one that does."""
+    if live_name is None or verified:
+        return live_name
+    found = _newest_verified(root, [g for g in _generations(root) if g.name <= live_name])
+    return found[0].name if found is not None else live_name
 
 
 @dataclass(frozen=True)
@@ -411,12 +687,12 @@ class _WrittenGeneration:
     vectors: FaissStore | None = None
 
 
-def _starting_point(root: Path, embedder: Embedder, chunking: ChunkingSettings | None, index_type: str,
-                    rebuild: bool) -> tuple[Path | None, ChunkingSettings, str]:
-    """The live generation to start from (None: start empty), and the chunking and index type to write with."""
-    if not (root / CURRENT).exists() or rebuild:
+def _starting_point(root: Path, live_name: str | None, embedder: Embedder, chunking: ChunkingSettings | None,
+                    index_type: str, rebuild: bool) -> tuple[Path | None, ChunkingSettings, str]:
+    """The live generation to start from, verified (None: start empty), and the chunking and index type to write with."""
+    if live_name is None or rebuild:
         return None, ChunkingSettings() if chunking is None else chunking, index_type
-    live = current_generation(root)
+    live = root / live_name
     manifest = read_manifest(live, root)
     verify_checksums(live, manifest, root)
     if manifest["embedding_model"]["name"] != embedder.name:
@@ -440,11 +716,12 @@ def _index_type_chooser(index_type: str, flat_max: int, hnsw_max: int) -> Callab
     return lambda n: choose_index_type(n, flat_max=flat_max, hnsw_max=hnsw_max)
 
 
-def _write_and_publish(root: Path, job: _GenerationJob, add: Iterable[Document],
-                       remove: Iterable[str]) -> _WrittenGeneration:
-    """Build the generation in `job.tmp` and make it live (unless nothing changed); any failure removes `job.tmp`."""
-    job.tmp.mkdir(parents=True)
+def _write_and_publish(root: Path, job: _GenerationJob, add: Iterable[Document], remove: Iterable[str], *,
+                       keep: str | None, live_name: str | None) -> _WrittenGeneration:
+    """Build the generation in `job.tmp` and make it live (unless nothing changed), then delete every generation
+    but the new one and `keep`. Any failure removes `job.tmp`; one for lack of space is `IndexSpaceError`."""
     try:
+        job.tmp.mkdir(parents=True)
         written = _write_generation(job, add, list(remove))
         if not written.report.changed:
             shutil.rmtree(job.tmp)
@@ -452,27 +729,85 @@ def _write_and_publish(root: Path, job: _GenerationJob, add: Iterable[Document],
         _write_manifest(job.tmp, job.embedder.name, written.vectors.dimension, job.chunking, written.counts,
                         written.vectors)
         final = _publish(root, job.tmp)
-    except BaseException:
+    except BaseException as err:
+        space_error = _space_error(root, err, job, live_name)  # measured before the partial generation goes
         shutil.rmtree(job.tmp, ignore_errors=True)
+        if space_error is not None:
+            raise space_error from err
         raise
-    for old in root.glob("gen-??????"):
-        if old != final:
+    for old in _generations(root):
+        if old.name not in (final.name, keep) and not old.is_symlink():
             shutil.rmtree(old, ignore_errors=True)
     return written
 
 
+def _folder_bytes(folder: Path | None) -> int:
+    if folder is None:
+        return 0
+    try:
+        return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    except OSError:
+        return 0
+
+
+def _mount_point(path: Path) -> Path:
+    """The mount point of the file system holding `path` (what `df` would name)."""
+    path = path.resolve()
+    while not os.path.ismount(path) and path.parent != path:
+        path = path.parent
+    return path
+
+
+def _space_error(root: Path, err: BaseException, job: _GenerationJob, live_name: str | None) -> IndexSpaceError | None:
+    """`IndexSpaceError` when a write failed for lack of disk space: an ENOSPC/EDQUOT `OSError`, or an I/O-like
+    error (FAISS's RuntimeError, SQLite's, numpy's "requested and written") while almost no space is left."""
+    if not isinstance(err, (OSError, RuntimeError, sqlite3.Error)) or isinstance(err, IndexFileError):
+        return None
+    try:
+        free = shutil.disk_usage(root).free
+    except OSError:
+        free = None
+    out_of_space = isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
+    if not out_of_space and (free is None or free >= LOW_SPACE_BYTES):
+        return None
+    # the new generation is about the size of the live one, or what the failed write had already put down
+    needed = max(_folder_bytes(job.tmp), _folder_bytes(job.live), _folder_bytes(root / live_name) if live_name else 0)
+    needed_mb = max(1, math.ceil(needed * 1.1 / 1e6))
+    free_text = f", {free / 1e6:.0f} MB free" if free is not None else ""
+    state = f"{live_name} stays live" if live_name else "no index was created"
+    return IndexSpaceError(
+        f"no space left on {_mount_point(root)} (needed ~{needed_mb} MB{free_text}) while writing the index {root}: "
+        f"nothing was changed ({state}, the partial generation was removed); free some space and run it again"
+    )
+
+
 def _publish(root: Path, tmp: Path) -> Path:
-    """Fsync a built generation, rename it to its final name and atomically point `CURRENT` at it; returns it."""
+    """Fsync a built generation, rename it to its final name and atomically point `CURRENT` at it; returns it.
+    If `CURRENT` cannot be replaced, the generation is renamed back to `tmp` (for the caller to remove)."""
     _fsync_tree(tmp)
     final = root / tmp.name[: -len(".tmp")]
     os.replace(tmp, final)
-    pointer_tmp = root / (CURRENT + ".tmp")
-    pointer_tmp.write_text(final.name + "\n", encoding="utf-8")
-    with pointer_tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(pointer_tmp, root / CURRENT)
-    _fsync_tree_dir(root)
+    try:
+        _write_pointer(root, final.name)
+    except BaseException:
+        if _live_name(root) != final.name:
+            os.replace(final, tmp)
+        raise
     return final
+
+
+def _write_pointer(root: Path, name: str) -> None:
+    """Atomically make `CURRENT` name the generation `name` (written beside it, fsynced, renamed over it)."""
+    pointer_tmp = root / (CURRENT + ".tmp")
+    try:
+        pointer_tmp.write_text(name + "\n", encoding="utf-8")
+        with pointer_tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(pointer_tmp, root / CURRENT)
+    except BaseException:
+        pointer_tmp.unlink(missing_ok=True)
+        raise
+    _fsync_tree_dir(root)
 
 
 def _fsync_tree_dir(folder: Path) -> None:

@@ -151,3 +151,27 @@ def test_choice_flags_offer_exactly_their_owners_lists():
     assert choices["mode"] == RETRIEVAL_MODES and choices["reader_backend"] == READER_BACKENDS
     assert choices["store"] == STORES and choices["embedding_backend"] == EMBEDDING_BACKENDS
     assert choices["index_type"] == ("auto", *INDEX_TYPES)
+
+
+def test_a_title_cannot_reverse_or_recolour_the_terminal(tmp_path, embedder, tiny_reader_dir, capsys):
+    """U+202E (right-to-left override) or an escape sequence in a title is shown as \\uXXXX, not obeyed."""
+    article = tmp_path / "a.txt"
+    article.write_text(" title Evil \u202egnp.exe \x1b[31mred\n date 2025-01-02\nThe harbour master counts the ships at dawn.\n")
+    index = str(tmp_path / "idx")
+    assert main(["index", str(article), "--index", index], embedder=embedder) == 0
+    capsys.readouterr()
+    assert main(["info", "--index", index], embedder=embedder) == 0
+    out = capsys.readouterr().out
+    assert "\u202e" not in out and "\x1b" not in out and "Evil \\u202egnp.exe" in out
+    assert main(["ask", "Who counts the ships?", "--index", index, "--reader", str(tiny_reader_dir), "--threshold=-inf"],
+                embedder=embedder) == 0
+    out = capsys.readouterr().out
+    assert "\u202e" not in out and "[1] Evil \\u202egnp.exe" in out
+
+
+@pytest.mark.parametrize("flag", ["--threshold=nan", "--early-stop-score=nan"])
+def test_meaningless_numbers_are_refused_by_name(flag, capsys):
+    assert main(["ask", "Who?", flag]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("citeqa: error: ") and err.count("\n") == 1
+    assert "must be a number (inf and -inf allowed) or None, got nan" in err

@@ -448,3 +448,81 @@ def test_the_supported_suffixes_are_exactly_those_a_loader_reads(tmp_path):
     odd = tmp_path / "notes.rtf"
     odd.write_text("A note in another format.", encoding="utf-8")
     assert [skip.path for skip in load_path(odd).skipped] == [str(odd)]
+
+
+# --- malformed JSON and JSON Lines: one bad file or line never stops a run ---------------------------------
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def bad_json_folder(tmp_path: Path) -> Path:
+    """A good .txt, a .json nested 100,000 levels deep, and a .jsonl whose 2nd of 3 lines is as deep."""
+    folder = tmp_path / "mixed"
+    write(folder / "good.txt", BODY)
+    write(folder / "deep.json", DEEP)
+    lines = [json.dumps({"text": "First record text."}), DEEP, json.dumps({"text": "Third record text."})]
+    write(folder / "lines.jsonl", "\n".join(lines) + "\n")
+    return folder
+
+
+def test_deeply_nested_json_is_skipped_naming_file_and_line_and_the_rest_loads(tmp_path: Path) -> None:
+    folder = bad_json_folder(tmp_path)
+    report = load_path(folder)
+    assert [d.text for d in report.documents] == [BODY, "First record text.", "Third record text."]
+    assert [(s.path, s.reason) for s in report.skipped] == [
+        (str(folder / "deep.json"), "JSON nested deeper than 500 levels (line 1 column 501)"),
+        (f"{folder / 'lines.jsonl'}:2", "JSON nested deeper than 500 levels (column 501)"),
+    ]
+    assert [d.text for d in load_file(folder / "lines.jsonl")] == ["First record text.", "Third record text."]
+    with pytest.raises(FileSkipped, match="deep.json: JSON nested deeper than 500 levels"):
+        load_file(folder / "deep.json")
+
+
+def test_index_command_indexes_the_good_files_and_prints_the_deep_json_skips(tmp_path, embedder, capsys) -> None:
+    from qa.cli import main
+
+    folder = bad_json_folder(tmp_path)
+    assert main(["index", str(folder), "--index", str(tmp_path / "idx")], embedder=embedder) == 0
+    out, err = capsys.readouterr()
+    assert "added 3 documents" in out
+    assert f"skipped {folder / 'deep.json'}: JSON nested deeper than 500 levels (line 1 column 501)" in err
+    assert f"skipped {folder / 'lines.jsonl'}:2: JSON nested deeper than 500 levels (column 501)" in err
+    assert "recursion" not in err
+
+
+def test_json_depth_counts_brackets_outside_strings_only(tmp_path: Path) -> None:
+    text = 'A quote " and a backslash \\ before brackets: ' + "[{" * 2_000 + "."  # escaped in the JSON
+    nested = {"text": text, "title": "Nested", "source": [[[[["fine"]]]]]}
+    path = write(tmp_path / "data.jsonl", json.dumps(nested) + "\n" + "[" * 400 + "]" * 400 + "\n")
+    report = load_path(path)
+    assert [d.text for d in report.documents] == [text]
+    assert [(s.path, s.reason) for s in report.skipped] == [(f"{path}:2", "not a JSON object")]
+
+
+def test_json_that_still_overflows_the_stack_is_skipped(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr("corpus.records.MAX_JSON_DEPTH", 1_000_000)  # the pre-parse check lets it through
+    write(tmp_path / "deep.json", DEEP)
+    write(tmp_path / "lines.jsonl", DEEP + "\n" + json.dumps({"text": BODY}))
+    report = load_path(tmp_path)
+    assert [d.text for d in report.documents] == [BODY]
+    assert [(Path(s.path).name, s.reason) for s in report.skipped] == [
+        ("deep.json", "JSON nested too deeply to parse"),
+        ("lines.jsonl:1", "JSON nested too deeply to parse"),
+    ]
+
+
+def test_jsonl_line_with_an_unconvertible_number_is_skipped(tmp_path: Path) -> None:
+    path = write(tmp_path / "data.jsonl", '{"text": "Big.", "n": ' + "9" * 5_000 + "}\n" + json.dumps({"text": BODY}))
+    report = load_path(path)
+    assert [d.text for d in report.documents] == [BODY]
+    reason = "invalid JSON (Exceeds the limit (4300 digits) for integer string conversion: value has 5000 digits)"
+    assert [(s.path, s.reason) for s in report.skipped] == [(f"{path}:1", reason)]
+
+
+def test_lone_surrogate_escapes_become_replacement_characters(tmp_path: Path) -> None:
+    # JavaScript exports cut inside an emoji write "\ud83d" alone; UTF-8 cannot hold it, as bad bytes cannot.
+    record = '{"text": "Cut emoji \\ud83d here.", "title": "T \\udc00"}\n' + json.dumps({"text": BODY})
+    report = load_path(write(tmp_path / "data.jsonl", record))
+    first, second = report.documents
+    assert (first.text, first.title, second.text) == ("Cut emoji \ufffd here.", "T \ufffd", BODY)
+    assert report.skipped == ()

@@ -415,3 +415,173 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["eval", str(FIXTURES / "squad_v1_tiny.json"), "--limit", "3", "--sample", "3"])
     assert exited.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
+# --- Odd characters, huge lines and malformed files -----------------------------------------------
+
+
+def squad_json(question="What colour is it?", **qa_fields) -> dict:
+    qa = {"id": "q1", "question": question, "answers": [{"text": "red", "answer_start": 6}], **qa_fields}
+    return {"version": "1.1", "data": [{"title": "T", "paragraphs": [{"context": "It is red.", "qas": [qa]}]}]}
+
+
+def test_results_are_written_when_a_question_holds_a_lone_surrogate(tiny_reader, tmp_path):
+    from qa.evaluation.report import format_table, write_html
+    from qa.evaluation.run import write_json
+
+    data = squad_json("What is \ud800?", id="odd-\udc80")  # what json.load makes of the escapes "\ud800", "\udc80"
+    data["data"][0]["paragraphs"][0]["qas"].append({"id": "plain", "question": "Which colour?",
+                                                    "answers": [{"text": "red", "answer_start": 6}]})
+    path = tmp_path / "odd.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    run = evaluate(EvalOptions(str(path), reader_only=True), Config(no_answer_threshold=1000.0), reader=tiny_reader)
+    assert list(run.predictions) == ["odd-\udc80", "plain"]
+
+    write_json(tmp_path / "out" / "report.json", run.report)
+    write_json(tmp_path / "out" / "pred.json", run.predictions)
+    write_html(tmp_path / "out" / "report.html", run.report, run.results)
+    format_table(run.report).encode("utf-8")  # printable
+
+    predictions = json.loads((tmp_path / "out" / "pred.json").read_text(encoding="utf-8"))
+    assert predictions == run.predictions  # the ids exactly, the lone surrogate included
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert "What is \ud800?" in [miss["question"] for miss in report["worst_misses"]]
+    assert report["questions"] == 2
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "What is \\ud800?" in page and "id odd-\\udc80" in page
+    assert not list((tmp_path / "out").glob("*.tmp"))
+
+
+@pytest.mark.parametrize("suffix, number", [(".jsonl", 2), (".csv", 3)])
+def test_a_line_over_the_limit_is_refused_by_number_without_being_read_whole(tmp_path, monkeypatch, suffix, number):
+    import tracemalloc
+
+    from qa.evaluation import datasets
+
+    monkeypatch.setattr(datasets, "MAX_LINE_CHARS", 64 * 1024)
+    path = tmp_path / f"long{suffix}"
+    if suffix == ".jsonl":
+        path.write_text('{"question": "ok?", "answers": ["a"]}\n{"question": "' + "x" * 2_000_000, encoding="utf-8")
+    else:
+        path.write_text('question,answers\nok?,a\n"' + "x" * 2_000_000, encoding="utf-8")
+    tracemalloc.start()
+    try:
+        with pytest.raises(QuestionSetError, match=rf"long{re.escape(suffix)}:{number}: line longer than 65,536 characters"):
+            load_questions(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # the 2 MB line was never held whole
+
+
+def test_lines_at_the_limit_are_read(tmp_path):
+    question = "q" * 990
+    jsonl = tmp_path / "a.jsonl"
+    line = json.dumps({"question": question, "answers": ["a"]})
+    jsonl.write_text(line + "\n" + line, encoding="utf-8")
+    assert [ex.question for ex in load_questions(jsonl, max_line_chars=len(line))] == [question, question]
+    with pytest.raises(QuestionSetError, match="a.jsonl:1: line longer than"):
+        load_questions(jsonl, max_line_chars=len(line) - 1)
+    table = tmp_path / "a.csv"
+    table.write_bytes(f"question,answers\r\n{question},a\r\n\r\n{question},b\r\n".encode())
+    examples = load_questions(table, max_line_chars=len(question) + 2)
+    assert [ex.answers for ex in examples] == [("a",), ("b",)] and examples[1].id.endswith("a.csv:4")
+
+
+def test_a_squad_file_over_the_size_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from qa.evaluation import datasets
+
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(squad_json()), encoding="utf-8")
+    monkeypatch.setattr(datasets, "MAX_SQUAD_BYTES", 100)
+    with pytest.raises(QuestionSetError, match=r"big.json is .* a SQuAD JSON file over 100 bytes is refused"):
+        load_questions(path)
+    with pytest.raises(QuestionSetError, match="is refused"):
+        load_squad_paragraphs(path)
+
+
+def _without(path_in_data, key):
+    def change(data):
+        target = data["data"][0]
+        for step in path_in_data:
+            target = target[step]
+        del target[key]
+    return change
+
+
+def _set(path_in_data, key, value):
+    def change(data):
+        target = data["data"][0]
+        for step in path_in_data:
+            target = target[step]
+        target[key] = value
+    return change
+
+
+QA = ("paragraphs", 0, "qas", 0)
+
+
+@pytest.mark.parametrize("change, message", [
+    (_without(("paragraphs", 0), "context"), "article 1 'T', paragraph 1: missing 'context'"),
+    (_set(("paragraphs", 0), "context", 7), "article 1 'T', paragraph 1: 'context' must be a string, not int"),
+    (_without((), "paragraphs"), "article 1 'T': missing 'paragraphs'"),
+    (_without(QA, "id"), "article 1 'T', paragraph 1, question 1: missing 'id'"),
+    (_set(QA, "id", None), "article 1 'T', paragraph 1, question 1: 'id' must be a string, not null"),
+    (_without(QA, "question"), "question 'q1': missing 'question'"),
+    (_without(QA, "answers"), "question 'q1': missing 'answers'"),
+    (_set(QA, "answers", "red"), "question 'q1': 'answers' must be a list, not str"),
+    (_without(QA + ("answers", 0), "answer_start"), "question 'q1': answer 1 has no 'answer_start'"),
+    (_set(QA + ("answers", 0), "answer_start", "six"), "question 'q1': answer 1: 'answer_start' must be an integer"),
+    (_without(QA + ("answers", 0), "text"), "question 'q1': answer 1 has no 'text'"),
+    (_set(QA, "answers", ["red"]), "question 'q1': answer 1 must be an object with 'text' and 'answer_start'"),
+])
+def test_squad_files_missing_a_field_name_it_and_the_question(tmp_path, change, message):
+    data = squad_json()
+    change(data)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(QuestionSetError) as raised:
+        load_questions(path)
+    assert str(raised.value).startswith(f"{path}: {message}")
+    if "context" in message or "paragraphs" in message:
+        with pytest.raises(QuestionSetError, match=re.escape(message)):
+            load_squad_paragraphs(path)
+
+
+def test_eval_of_a_malformed_squad_file_is_one_clear_line(tmp_path, capsys):
+    from qa.cli import main
+
+    data = squad_json()
+    del data["data"][0]["paragraphs"][0]["context"]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert main(["eval", str(path), "--reader-only"]) == 1
+    assert capsys.readouterr().err == f"citeqa: error: {path}: article 1 'T', paragraph 1: missing 'context'\n"
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"answers": ["a"]}', "bad.jsonl:2: record has no 'question' field"),
+    ('{"question": ["q?"]}', "bad.jsonl:2: 'question' must be a string, not list"),
+    ('{"question": "q?", "answers": 5}', "bad.jsonl:2: 'answers' must be a list, not int"),
+    ('{"question": "q?", "answers": [{"answer_start": 0}]}', "bad.jsonl:2: answer 1 has no 'text'"),
+    ('{"question": "q?", "answers": [null]}', "bad.jsonl:2: answer 1 must be a string or an object"),
+    ('{"question": "q?", "answers": [{"text": "a", "answer_start": "x"}]}',
+     "bad.jsonl:2: answer 1: 'answer_start' must be an integer"),
+    ('{"question": "q?", "context": {"text": "c"}}', "bad.jsonl:2: 'context' must be a string, not dict"),
+    ('["q?"]', "bad.jsonl:2: expected an object with a 'question' field, not list"),
+])
+def test_jsonl_records_with_a_bad_field_name_the_line(tmp_path, line, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"question": "ok?", "answers": ["a"]}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(QuestionSetError, match=re.escape(message)):
+        load_questions(path)
+
+
+def test_csv_rows_with_a_bad_field_name_their_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text('question,answers\nok?,a\n"two\nlines?",b\n\nq?,"[oops"\n', encoding="utf-8")
+    with pytest.raises(QuestionSetError, match=re.escape("bad.csv:6: 'answers' is not a valid JSON list")):
+        load_questions(path)  # line 6: after a record on two lines and a blank one
+    path.write_text('question,answers\nq?,"[{""text"": 1.5}, {""no"": 1}]"\n', encoding="utf-8")
+    with pytest.raises(QuestionSetError, match=re.escape("bad.csv:2: answer 2 has no 'text'")):
+        load_questions(path)

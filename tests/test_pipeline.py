@@ -133,13 +133,6 @@ def test_threads_get_the_same_answers_as_one_by_one(assistant):
     assert assistant.answer_many(questions[:8], threads=4) == expected[:8]
 
 
-def test_config_validation():
-    with pytest.raises(ValueError, match="retrieval mode"):
-        Config(retrieval_mode="magic")
-    with pytest.raises(ValueError, match="k must be a positive integer"):
-        Config(k=0)
-
-
 @pytest.mark.slow
 def test_eight_threads_200_questions_match_one_by_one(assistant):
     subjects = ["data center", "volcano", "lava", "chess game", "prize fund", "investment", "Texas", "Grindavik"]

@@ -238,7 +238,7 @@ def test_chat_service_writes_to_milvus(tmp_path, embedder, documents, tiny_reade
     from qa.answering.pipeline import Assistant
     from ui import ChatService
 
-    config = config_for("milvus", tmp_path).with_changes(reader_model=str(tiny_reader_dir))
+    config = config_for("milvus", tmp_path).with_changes(reader_model=str(tiny_reader_dir), allow_uploads=True)
     write_index(config.index_target, embedder, add=documents[:2])
     service = ChatService(Assistant.from_config(config, embedder=embedder))
     upload = tmp_path / "chess.txt"

@@ -180,12 +180,14 @@ def ui_index(tmp_path_factory, embedder, documents) -> Path:
     return folder
 
 
-def make_service(index_dir, embedder, reader_dir, **kwargs) -> ui.ChatService:
+def make_service(index_dir, embedder, reader_dir, *, allow_uploads: bool = False, max_upload_chunks: int = 2000,
+                 **kwargs) -> ui.ChatService:
     from qa.answering.config import Config
     from qa.answering.pipeline import Assistant
 
-    assistant = Assistant.from_config(Config(index_dir=str(index_dir), reader_model=str(reader_dir)), embedder=embedder)
-    return ui.ChatService(assistant, **kwargs)
+    config = Config(index_dir=str(index_dir), reader_model=str(reader_dir), allow_uploads=allow_uploads,
+                    max_upload_chunks=max_upload_chunks)
+    return ui.ChatService(Assistant.from_config(config, embedder=embedder), **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +199,7 @@ def service(ui_index, embedder, tiny_reader_dir) -> ui.ChatService:
 def writable_service(ui_index, embedder, tiny_reader_dir, tmp_path) -> ui.ChatService:
     copy = tmp_path / "idx"
     shutil.copytree(ui_index, copy)
-    return make_service(copy, embedder, tiny_reader_dir, max_upload_bytes=2_000)
+    return make_service(copy, embedder, tiny_reader_dir, allow_uploads=True, max_upload_bytes=2_000)
 
 
 def generation(service) -> str:
@@ -387,22 +389,187 @@ def test_concurrent_requests_get_their_own_replies(client, service):
         assert job.result(timeout=60) == ui.render_answer(service.assistant("bm25").answer(question, threshold=-100.0))
 
 
-@pytest.mark.slow
-def test_upload_and_remove_through_the_app(client, service, tmp_path):
-    from gradio_client import handle_file
+@pytest.fixture
+def writable_app(ui_index, embedder, tiny_reader_dir, tmp_path):
+    """(url, service) of a launched chat with uploads allowed, over its own copy of the index."""
+    copy = tmp_path / "idx"
+    shutil.copytree(ui_index, copy)
+    service = make_service(copy, embedder, tiny_reader_dir, allow_uploads=True)
+    app = ui.build_app(service)
+    port = free_port()
+    ui.launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/", service
+    finally:
+        app.close()
 
+
+def wait_for_indexing(client, seconds: float = 60.0) -> str:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = client.predict(api_name="/indexing_status")
+        if not status.startswith("Indexing"):
+            return status
+        time.sleep(0.2)
+    raise AssertionError("indexing did not finish")
+
+
+@pytest.mark.slow
+def test_upload_and_remove_through_the_app(writable_app, tmp_path):
+    from gradio_client import Client, handle_file
+
+    url, service = writable_app
+    client = Client(url, verbose=False)
     article = tmp_path / "okapi.txt"
     article.write_text(" title The okapi\n date 2025-03-01\nThe okapi lives in the rainforests of the Congo basin.\n")
-    status, _, summary, rows, _ = client.predict([handle_file(str(article))], api_name="/add_documents")
+    status, _ = client.predict([handle_file(str(article))], api_name="/add_documents")
+    assert status == "Indexing 1 document in the background…"
+    status = wait_for_indexing(client)
     assert status.startswith("**Added 1 document**") and "The okapi" in status
-    assert "The okapi" in [row[0] for row in rows["data"]]
     added = next(d for d in service.documents() if d.title == "The okapi")
     reply = client.predict("okapi rainforests Congo", 5, "bm25", 1e9, api_name="/chat")
     assert 'The okapi</span> <span class="cite-meta">2025-03-01 · okapi.txt</span>' in reply
-    status, summary, rows, _ = client.predict([added.doc_id], api_name="/remove_documents")
+    # a client that connected before the upload can remove a document added after it
+    status, summary, rows, _ = Client(url, verbose=False).predict([added.doc_id], api_name="/remove_documents")
     assert status == "**Removed 1 document:** The okapi"
     assert "The okapi" not in [row[0] for row in rows["data"]]
     assert "okapi.txt" not in client.predict("okapi rainforests Congo", 5, "bm25", 1e9, api_name="/chat")
+
+
+@pytest.mark.slow
+def test_a_read_only_chat_offers_no_writes_and_lists_no_ids(app_url, client, service):
+    import json
+    import urllib.request
+
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert "/chat" in endpoints and not {"/add_documents", "/remove_documents", "/indexing_status"} & set(endpoints)
+    page_config = urllib.request.urlopen(app_url + "config").read().decode()
+    assert json.loads(page_config) and not any(d.doc_id in page_config for d in service.documents())
+    assert service.remove([service.documents()[0].doc_id]).startswith("**This chat is read-only:**")
+    assert service.add_files([__file__]).startswith("**This chat is read-only:**")
+
+
+def http_status(url: str, host: str | None = None, auth: tuple[str, str] | None = None) -> int:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})
+    try:
+        return urllib.request.urlopen(request, timeout=30).status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+@pytest.mark.slow
+def test_requests_naming_another_host_are_refused(app_url):
+    port = app_url.rstrip("/").rsplit(":", 1)[1]
+    assert http_status(app_url + "config") == 200
+    assert http_status(app_url + "config", host=f"localhost:{port}") == 200
+    assert http_status(app_url + "config", host=f"rebind.attacker.example:{port}") == 400
+    assert http_status(app_url + "gradio_api/info", host="rebind.attacker.example") == 400
+
+
+@pytest.mark.slow
+def test_login_is_required_when_auth_is_set(service):
+    app = ui.build_app(service)
+    port = free_port()
+    ui.launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, auth=("ann", "s3cret"))
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        assert http_status(url + "gradio_api/info") == 401
+        from gradio_client import Client
+
+        with pytest.raises(Exception):
+            Client(url, verbose=False).predict(QUESTION, api_name="/chat")
+        assert Client(url, auth=("ann", "s3cret"), verbose=False).predict(QUESTION, api_name="/chat")
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize("header, name", [
+    ("127.0.0.1:7860", "127.0.0.1"), ("LOCALHOST", "localhost"), ("localhost.:80", "localhost"), ("[::1]:7860", "::1"),
+    ("[::1]", "::1"), ("Example.COM", "example.com"), ("", ""), ("[bad", ""), ("a:b:c", "a:b:c"),
+])
+def test_host_name(header, name):
+    assert ui.host_name(header) == name
+
+
+def test_allowed_hosts_and_loopback():
+    assert ui.allowed_hosts("127.0.0.1") == ("localhost", "127.0.0.1", "::1")
+    assert ui.allowed_hosts("0.0.0.0", ["Chat.Example.org:443"]) == ("localhost", "127.0.0.1", "::1", "chat.example.org")
+    assert ui.allowed_hosts("192.168.1.5") == ("localhost", "127.0.0.1", "::1", "192.168.1.5")
+    assert ui.is_loopback("127.0.0.1") and ui.is_loopback("localhost") and ui.is_loopback("::1")
+    assert not ui.is_loopback("0.0.0.0") and not ui.is_loopback("192.168.1.5") and not ui.is_loopback("example.com")
+
+
+def test_writes_open_to_a_network_need_a_login():
+    assert ui.sharing_refusal("127.0.0.1", True, None) is None
+    assert ui.sharing_refusal("0.0.0.0", False, None) is None
+    assert ui.sharing_refusal("0.0.0.0", True, ("a", "b")) is None
+    assert "refusing to serve on 0.0.0.0 with --allow-uploads and no login" in ui.sharing_refusal("0.0.0.0", True, None)
+
+
+def test_main_refuses_shared_writes_without_a_login(fake_start, monkeypatch):
+    monkeypatch.delenv("CITEQA_AUTH", raising=False)
+    with pytest.raises(SystemExit, match="refusing to serve on 0.0.0.0"):
+        ui.main(["--host", "0.0.0.0", "--allow-uploads"])
+    assert "launch" not in fake_start
+    monkeypatch.setenv("CITEQA_AUTH", "ann:s3cret")
+    ui.main(["--host", "0.0.0.0", "--allow-uploads", "--allowed-host", "chat.example.org"])
+    assert fake_start["launch"]["auth"] == ("ann", "s3cret") and fake_start["config"].allow_uploads
+    assert "chat.example.org" in fake_start["launch"]["allowed"]
+
+
+@pytest.mark.slow
+def test_an_upload_over_the_cap_is_refused_with_the_command_to_use(ui_index, embedder, tiny_reader_dir, tmp_path):
+    copy = tmp_path / "idx"
+    shutil.copytree(ui_index, copy)
+    service = make_service(copy, embedder, tiny_reader_dir, allow_uploads=True, max_upload_chunks=2)
+    article = tmp_path / "long.txt"
+    article.write_text(" ".join(f"Sentence number {n} talks about harbours and ships." for n in range(60)))
+    message = service.add_files([article])
+    assert message.startswith("**Nothing was added.**") and "passages (the limit is 2); index it with: citeqa index" in message
+    assert service.start_adding([article]) == message
+
+
+@pytest.mark.slow
+def test_management_answers_busy_at_once_while_an_upload_is_indexing(writable_service, tmp_path):
+    import time
+
+    from embeddings.index import write_lock
+
+    service = writable_service
+    article = tmp_path / "heron.txt"
+    article.write_text("The grey heron waits motionless at the edge of the pond for fish.")
+    victim = service.documents()[0].doc_id
+    with write_lock(service.index_dir):  # another writer holds the index: the upload's write has to wait for it
+        assert service.start_adding([article]) == "Indexing 1 document in the background…"
+        began = time.monotonic()
+        assert service.remove([victim]).startswith("**Busy:** indexing 1 document")
+        assert service.start_adding([article]).startswith("**Busy:**")
+        assert service.add_files([article]).startswith("**Busy:**")
+        assert time.monotonic() - began < 1.0
+    deadline = time.monotonic() + 60
+    while service.indexing_status().startswith("Indexing") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert service.indexing_status().startswith("**Added 1 document**")
+    assert any(d.title.startswith("The grey heron") for d in service.documents())
+    assert service.remove([victim]).startswith("**Removed 1 document:**")
+
+
+def test_only_gradio_s_copies_of_uploads_are_deleted(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    copy = tmp_path / "gradio" / "0123abcd" / "article.txt"
+    copy.parent.mkdir(parents=True)
+    copy.write_text("uploaded")
+    own = tmp_path / "mine" / "article.txt"
+    own.parent.mkdir()
+    own.write_text("the user's own file")
+    ui.remove_upload_copies([copy, own, tmp_path / "gradio" / "missing.txt"])
+    assert not copy.exists() and not copy.parent.exists() and (tmp_path / "gradio").is_dir()
+    assert own.read_text() == "the user's own file"
 
 
 # -- starting the app ------------------------------------------------------------------------------
@@ -426,12 +593,15 @@ def fake_start(monkeypatch):
     monkeypatch.setattr(ui, "launch", lambda app, **kwargs: calls.update(app=app, launch=kwargs))
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    monkeypatch.delenv("CITEQA_AUTH", raising=False)
     return calls
 
 
 def test_main_defaults(fake_start):
     ui.main([])
-    assert fake_start["launch"] == {"server_name": "127.0.0.1", "server_port": 7860}
+    assert fake_start["launch"] == {"server_name": "127.0.0.1", "server_port": 7860, "auth": None,
+                                    "allowed": ("localhost", "127.0.0.1", "::1")}
+    assert not fake_start["config"].allow_uploads  # read-only unless asked
     assert fake_start["config"].index_dir is None and fake_start["warmed_with"] == ui.EXAMPLES[0]
 
 
@@ -439,7 +609,7 @@ def test_main_respects_gradio_environment(fake_start, monkeypatch):
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
     monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
     ui.main([])
-    assert fake_start["launch"] == {"server_name": "0.0.0.0", "server_port": 7999}
+    assert fake_start["launch"]["server_name"] == "0.0.0.0" and fake_start["launch"]["server_port"] == 7999
 
 
 def test_flags_override_the_environment_and_citeqa_serve_passes_them(fake_start, monkeypatch):
@@ -447,7 +617,8 @@ def test_flags_override_the_environment_and_citeqa_serve_passes_them(fake_start,
 
     monkeypatch.setenv("GRADIO_SERVER_PORT", "7999")
     assert cli_main(["serve", "--host", "127.0.0.2", "--port", "8001", "--index", "my-index"]) == 0
-    assert fake_start["launch"] == {"server_name": "127.0.0.2", "server_port": 8001}
+    assert fake_start["launch"]["server_name"] == "127.0.0.2" and fake_start["launch"]["server_port"] == 8001
+    assert fake_start["launch"]["allowed"] == ("localhost", "127.0.0.1", "::1", "127.0.0.2")
     assert fake_start["config"].index_dir == "my-index"
 
 
@@ -480,3 +651,28 @@ def test_fifty_concurrent_chat_requests_each_get_their_own_reply(app_url, servic
         assert reply == expected[question], question
     latencies = sorted(seconds for _, _, seconds in replies)
     print(f"50 concurrent /chat requests: p50 {latencies[24]:.2f} s, p95 {latencies[47]:.2f} s, {50 / total:.1f} requests/s")
+
+
+@pytest.mark.slow
+def test_an_upload_into_an_index_that_lost_current_refuses_and_deletes_nothing(writable_service, tmp_path):
+    import time
+
+    from embeddings.index import IndexPointerError
+
+    service = writable_service
+    live = generation(service)
+    before = sorted(p.name for p in service.index_dir.iterdir())
+    (service.index_dir / "CURRENT").unlink()  # an interrupted copy or sync tool
+    article = tmp_path / "heron.txt"
+    article.write_text("The grey heron waits motionless at the edge of the pond for fish.")
+    with pytest.raises(IndexPointerError, match=f"still holds generation {live}.*--repair"):
+        service.add_files([article])
+    assert service.start_adding([article]) == "Indexing 1 document in the background…"
+    deadline = time.monotonic() + 60
+    while service.indexing_status().startswith("Indexing") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert service.indexing_status().startswith("**Nothing was added:**") and "--repair" in service.indexing_status()
+    with pytest.raises(IndexPointerError):
+        service.remove([service.documents()[0].doc_id])
+    assert sorted(p.name for p in service.index_dir.iterdir()) == sorted(set(before) - {"CURRENT"})
+    assert (service.index_dir / live / "manifest.json").is_file()

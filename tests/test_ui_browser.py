@@ -59,7 +59,8 @@ def served(tmp_path_factory, embedder, tiny_reader_dir):
     index = tmp_path_factory.mktemp("browser-index") / "idx"
     update_index(index, embedder, add=load_default_corpus())
     reader = os.environ.get("CITEQA_UI_READER") or str(tiny_reader_dir)
-    service = ui.ChatService(Assistant.from_config(Config(index_dir=str(index), reader_model=reader), embedder=embedder))
+    config = Config(index_dir=str(index), reader_model=reader, allow_uploads=True)
+    service = ui.ChatService(Assistant.from_config(config, embedder=embedder))
     app = ui.build_app(service)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

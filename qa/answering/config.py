@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from corpus.chunking import ChunkingSettings
@@ -9,6 +10,19 @@ from embeddings.embedder import EMBEDDING_BACKENDS, Embedder
 from qa.answering.reader import READER_BACKENDS
 from qa.answering.retrievers import RETRIEVAL_MODES
 from qa.indexing.stores import IndexTarget
+
+
+POSITIVE_INTS = ("k", "rrf_k", "fusion_pool", "chunk_words", "max_answer_tokens", "spans_per_window", "early_stop_passages",
+                 "reader_batch_size", "max_windows_per_passage", "max_question_chars", "max_upload_chunks")
+
+
+def check_count(name: str, value, *, minimum: int = 1) -> int:
+    """`value` if it is an int of at least `minimum` (True and False are refused: they are not counts)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -40,8 +54,30 @@ class Config:
     index_type: str = "auto"  # vector index of a new faiss index: auto (by chunk count), flat, hnsw, ivfpq
     store: str = "faiss"  # faiss: index_dir is a folder; milvus: index_dir names the collections
     store_uri: str | None = None  # milvus: a Milvus Lite .db file or http://host:19530 (default: cache milvus.db)
+    allow_uploads: bool = False  # the chat: whether its users may add and remove documents (off: read-only)
+    max_upload_chunks: int = 2000  # the chat: a bigger upload is refused (use `citeqa index`); ~20 s of embedding
 
     def __post_init__(self) -> None:
+        for name in POSITIVE_INTS:
+            check_count(name, getattr(self, name))
+        check_count("chunk_overlap_sentences", self.chunk_overlap_sentences, minimum=0)
+        check_count("alternatives", self.alternatives, minimum=0)
+        for name in ("reader_max_length", "reader_stride"):
+            if getattr(self, name) is not None:
+                check_count(name, getattr(self, name), minimum=0 if name == "reader_stride" else 16)
+        if self.reader_max_length is not None and self.reader_stride is not None and self.reader_stride >= self.reader_max_length:
+            raise ValueError(f"reader_stride ({self.reader_stride}) must be smaller than reader_max_length "
+                             f"({self.reader_max_length}): windows overlap by the stride")
+        for name in ("embedding_model", "reader_model", "index_dir", "store_uri"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ValueError(f"{name} must be a non-empty string or None, got {value!r}")
+        for name in ("no_answer_threshold", "early_stop_score"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value)):
+                raise ValueError(f"{name} must be a number (inf and -inf allowed) or None, got {value!r}")
+        if not isinstance(self.allow_uploads, bool):
+            raise ValueError(f"allow_uploads must be True or False, got {self.allow_uploads!r}")
         self.index_target  # validates the store, its URI and the index type
         if self.retrieval_mode not in RETRIEVAL_MODES:
             raise ValueError(f"unknown retrieval mode {self.retrieval_mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")
@@ -49,14 +85,6 @@ class Config:
             raise ValueError(f"unknown embedding backend {self.embedding_backend!r}: choose one of {', '.join(EMBEDDING_BACKENDS)}")
         if self.reader_backend not in READER_BACKENDS:
             raise ValueError(f"unknown reader backend {self.reader_backend!r}: choose one of {', '.join(READER_BACKENDS)}")
-        if self.early_stop_score is not None and (not isinstance(self.early_stop_score, (int, float))
-                                                  or self.early_stop_score != self.early_stop_score):
-            raise ValueError(f"early_stop_score must be a number or None, got {self.early_stop_score!r}")
-        for name in ("k", "rrf_k", "fusion_pool", "chunk_words", "max_answer_tokens", "spans_per_window", "early_stop_passages",
-                     "reader_batch_size", "max_windows_per_passage", "max_question_chars"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
     def with_changes(self, **changes) -> "Config":
         return replace(self, **changes)

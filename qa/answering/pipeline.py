@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from embeddings.embedder import Embedder
 from embeddings.passage_index import PassageIndex
-from qa.answering.config import Config, embedder_from_config
+from qa.answering.config import Config, check_count, embedder_from_config
 from qa.answering.normalize import normalize_answer
 from qa.answering.reader import ExtractiveReader, Reader
 from qa.answering.retrievers import Retriever, make_retriever
@@ -37,6 +38,13 @@ def clean_question(question: str, max_chars: int) -> str:
         log.warning("question of %d characters cut to %d", len(cleaned), max_chars)
         cleaned = cleaned[:max_chars].rsplit(" ", 1)[0] or cleaned[:max_chars]
     return cleaned
+
+
+def checked_threshold(threshold) -> float:
+    """A caller's abstention threshold: a number (inf and -inf allowed), never NaN (which would never abstain)."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or math.isnan(threshold):
+        raise ValueError(f"threshold must be a number (inf and -inf allowed), got {threshold!r}")
+    return float(threshold)
 
 
 def citation_for(span: Span) -> Citation:
@@ -131,7 +139,7 @@ class PassageAnswerer:
         into a cited answer. With an early-stop score, the first `early_stop_passages` are read alone, and
         the rest only if no span there reaches that score."""
         question = clean_question(question, self.config.max_question_chars)
-        limit = self.reader.no_answer_threshold if threshold is None else threshold
+        limit = self.reader.no_answer_threshold if threshold is None else checked_threshold(threshold)
         top_n, first, stop = self.config.spans_per_window, self.config.early_stop_passages, self.early_stop_score
         if stop is not None and len(passages) > first:
             spans = self.reader.read(question, passages[:first], top_n=top_n)
@@ -183,7 +191,7 @@ class Assistant(PassageAnswerer):
         return Assistant(self.index, retriever, self.reader, config, self.embedder)
 
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
-        k = self.config.k if k is None else k
+        k = self.config.k if k is None else check_count("k", k)
         return self.retriever.search(clean_question(question, self.config.max_question_chars), k)
 
     def answer(self, question: str, *, k: int | None = None, threshold: float | None = None,
@@ -191,7 +199,7 @@ class Assistant(PassageAnswerer):
         """Answer one question. `retrieval_query` (e.g. the question with its predecessor, for a
         follow-up) is what the retriever searches for; the reader always reads `question`."""
         question = clean_question(question, self.config.max_question_chars)
-        k = self.config.k if k is None else k
+        k = self.config.k if k is None else check_count("k", k)
         query = question if retrieval_query is None else clean_question(retrieval_query, self.config.max_question_chars)
         passages = self.retriever.search(query, k)
         return self.answer_from_passages(question, passages, threshold=threshold)

@@ -148,6 +148,9 @@ class ExtractiveReader:
         self.early_stop_score = float(recorded_stop) if isinstance(recorded_stop, (int, float)) else None
         self.max_length = int(settings.get("max_length", 384)) if max_length is None else int(max_length)
         self.stride = int(settings.get("stride", 128)) if stride is None else int(stride)
+        if not 0 <= self.stride < self.max_length:
+            raise ValueError(f"the reader's stride ({self.stride}) must be at least 0 and smaller than its window "
+                             f"length ({self.max_length}) for {self.model_dir}")
         self.max_answer_tokens = max_answer_tokens
         self.max_question_tokens = max_question_tokens
         self.max_windows_per_passage = max_windows_per_passage

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from qa.cli.options import add_answer_flags, add_index_flags, config_from
+from qa.cli.options import add_answer_flags, add_index_flags, config_from, terminal_text
 
 
 def add_ask(sub) -> None:
@@ -21,12 +21,12 @@ def format_answer(answer, *, mark=("[[", "]]")) -> str:
     if answer.text is None:
         lines.append("The documents don't say. Closest passages:")
     else:
-        lines.append(f"{answer.text}")
+        lines.append(terminal_text(" ".join(answer.text.split())))
         read = f", {answer.passages_read} passage{'s' if answer.passages_read != 1 else ''} read" if answer.passages_read else ""
         lines.append(f"  confidence {answer.confidence:.0%} (score {answer.score:.2f}{read})")
     for number, citation in enumerate(answer.citations, start=1):
-        head = f"[{number}] {citation.title}"
-        details = [d for d in (citation.date, citation.source, f"page {citation.page}" if citation.page else None) if d]
+        head = f"[{number}] {terminal_text(citation.title)}"
+        details = [terminal_text(d) for d in (citation.date, citation.source, f"page {citation.page}" if citation.page else None) if d]
         if answer.text is not None:
             details.append(f"chars {citation.start}-{citation.end}")
         lines.append(head + (f" ({', '.join(details)})" if details else ""))
@@ -34,7 +34,7 @@ def format_answer(answer, *, mark=("[[", "]]")) -> str:
         passage = citation.passage
         if b > a:
             passage = passage[:a] + mark[0] + passage[a:b] + mark[1] + passage[b:]
-        lines.append("    " + " ".join(passage.split()))
+        lines.append("    " + terminal_text(" ".join(passage.split())))
     return "\n".join(lines)
 
 

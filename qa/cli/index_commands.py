@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from qa.cli.arg_types import positive_int
-from qa.cli.options import UsageError, add_index_flags, add_index_type_flag, config_from
+from qa.cli.options import UsageError, add_index_flags, add_index_type_flag, config_from, terminal_text
 
 
 def add_index(sub) -> None:
@@ -17,6 +17,13 @@ def add_index(sub) -> None:
     add_index_flags(p)
     p.add_argument("--remove", action="append", default=[], metavar="DOC_ID", help="remove a document (repeatable)")
     p.add_argument("--rebuild", action="store_true", help="start from an empty index instead of adding to it")
+    history = p.add_mutually_exclusive_group()
+    history.add_argument("--repair", action="store_true",
+                         help="point the index's CURRENT back at its newest generation whose checksums verify "
+                              "(when CURRENT is lost or damaged); no PATHs")
+    history.add_argument("--undo", action="store_true",
+                         help="go back to the generation before the last write (kept until the next write; "
+                              "its checksums are verified first); no PATHs")
     p.add_argument("--chunk-words", type=positive_int, default=None, help="words per chunk for a new index (default 120)")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS", help="wait this long for another writer to finish")
     add_index_type_flag(p)
@@ -36,6 +43,8 @@ def run_index(args, models) -> int:
     from corpus.loaders import stream_path
     from qa.indexing.stores import write_index
 
+    if args.repair or args.undo:
+        return run_index_history(args, models)
     if not args.paths and not args.remove:
         raise UsageError("nothing to do: give files or folders to index, or --remove DOC_ID")
     config = config_from(args)
@@ -68,6 +77,26 @@ def run_index(args, models) -> int:
         f"removed {len(update.removed)}, skipped {len(report.skipped) if report else 0} files in {update.seconds:.1f} s"
     )
     return 1 if missing and not update.changed else 0
+
+
+def run_index_history(args, models) -> int:
+    """`citeqa index --index DIR --repair` / `--undo`: point CURRENT at another kept generation of a FAISS index."""
+    from embeddings.index import read_manifest, repair_index, undo_last_write
+    from qa.indexing.stores import resolved
+
+    flag = "--repair" if args.repair else "--undo"
+    if args.paths or args.remove or args.rebuild or args.ray is not None:
+        raise UsageError(f"{flag} takes no PATHs, --remove, --rebuild or --ray: it only changes which generation is live")
+    config = config_from(args)
+    target = config.index_target
+    if target.store != "faiss":
+        raise UsageError(f"{flag} is for FAISS index folders (--store faiss)")
+    root = Path(target.location if not target.bundled else resolved(target, models.embedder(config)).location)
+    name = (repair_index if args.repair else undo_last_write)(root, wait_seconds=args.wait)
+    documents = read_manifest(root / name, root)["counts"]["documents"]
+    done = "repaired" if args.repair else "undid the last write to"
+    print(f"{done} {root}: {name} is live now, holding {documents} document{'' if documents == 1 else 's'}")
+    return 0
 
 
 def run_index_ray(args, config, models) -> int:
@@ -136,5 +165,5 @@ def _print_info(args, info: dict, headline: str, store_lines: list[str]) -> int:
     for line in store_lines:
         print(line)
     for d in info["document_list"]:
-        print(f"  {d['doc_id']}  {d['date'] or '----------'}  {d['chunks']:>4} chunks  {d['title']}")
+        print(f"  {d['doc_id']}  {terminal_text(d['date'] or '----------')}  {d['chunks']:>4} chunks  {terminal_text(d['title'])}")
     return 0

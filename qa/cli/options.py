@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import unicodedata
 
 from embeddings.embedder import EMBEDDING_BACKENDS
 from embeddings.store import INDEX_TYPES
@@ -18,8 +19,15 @@ CONFIG_FIELDS = {
     "index": "index_dir", "embedding_model": "embedding_model", "embedding_backend": "embedding_backend",
     "store": "store", "store_uri": "store_uri", "k": "k", "mode": "retrieval_mode", "reader": "reader_model",
     "threshold": "no_answer_threshold", "reader_backend": "reader_backend", "early_stop_score": "early_stop_score",
-    "chunk_words": "chunk_words", "index_type": "index_type",
+    "chunk_words": "chunk_words", "index_type": "index_type", "allow_uploads": "allow_uploads",
+    "max_upload_chunks": "max_upload_chunks",
 }
+
+
+def terminal_text(text: str) -> str:
+    """Text from a document, safe to print on one terminal line: control and format characters (newlines,
+    escape sequences, the bidirectional overrides that reverse a line, U+202E) shown as \\uXXXX."""
+    return "".join(ch if ch.isprintable() and unicodedata.category(ch) != "Cf" else f"\\u{ord(ch):04x}" for ch in text)
 
 
 class UsageError(ValueError):

@@ -77,7 +77,7 @@ def format_table(report: dict) -> str:
     width = max(len(label) for label, _ in rows)
     lines = [f"citeqa eval: {describe_settings(report)}"]
     lines += [f"  {label:<{width}}  {value}" for label, value in rows]
-    return "\n".join(lines)
+    return _encodable("\n".join(lines))  # printable even when the file name is not UTF-8
 
 
 # --- Plots ----------------------------------------------------------------------------------------
@@ -336,7 +336,13 @@ def json_text(value) -> str:
     return str(value)
 
 
+def _encodable(text: str) -> str:
+    """`text` with each lone surrogate (which UTF-8 cannot encode) shown as its code, "\\ud800"."""
+    return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
+
+
 def write_html(path: str | Path, report: dict, results: Sequence[QuestionResult]) -> None:
+    """The page in UTF-8; a lone surrogate in a question, answer or passage shows as its code ("\\ud800")."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(html_page(report, results), encoding="utf-8")
+    path.write_text(_encodable(html_page(report, results)), encoding="utf-8")

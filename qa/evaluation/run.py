@@ -272,8 +272,14 @@ def json_ready(value):
 
 
 def write_json(path: str | Path, data) -> None:
+    """`data` as strict JSON in UTF-8, written whole or not at all. A string holding a lone surrogate (a
+    question read from a JSON "\\ud800" escape, a file name that is not UTF-8) cannot be UTF-8: such a
+    character is written as its JSON escape, so the file stays valid and loads back to the same strings."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(json_ready(data), ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+    # non-ASCII characters occur only inside JSON strings, where backslashreplace's "\\udxxx" is the JSON escape
+    # (as with any JSON writer, a lone high surrogate followed by a lone low one loads back as one character)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(json_ready(data), ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    tmp.write_bytes(text.encode("utf-8", errors="backslashreplace"))
     os.replace(tmp, path)
