@@ -292,30 +292,33 @@ class ChatService:
     def add_files(self, paths: Sequence[str | os.PathLike], on_progress: Callable[[int, int], None] | None = None) -> str:
         """Index files now (the caller waits). All or nothing: if any file is refused or cannot be read, the message
         names it and the index is left as it was. Returns a Markdown status message (names escaped)."""
-        refused = self.write_refusal()
-        if refused is not None:
-            return refused
-        report, problem = self.prepare_upload(paths)
-        if problem is not None:
-            return problem
-        if not self._write_lock.acquire(blocking=False):
-            return self.busy_message()
+        report, answer = self._claim_upload(paths)
+        if report is None:
+            return answer
         try:
             return self._index(report, on_progress)
         finally:
             self._write_lock.release()
 
+    def _claim_upload(self, paths: Sequence[str | os.PathLike]):
+        """(the checked documents, None) with the write lock taken, or (None, the answer why not): read-only,
+        refused files, or busy."""
+        refused = self.write_refusal()
+        if refused is not None:
+            return None, refused
+        report, problem = self.prepare_upload(paths)
+        if problem is not None:
+            return None, problem
+        if not self._write_lock.acquire(blocking=False):
+            return None, self.busy_message()
+        return report, None
+
     def start_adding(self, paths: Sequence[str | os.PathLike]) -> str:
         """Check the files now and index them in a background thread; `indexing_status` tells how far it got.
         Answers at once: a refusal, "busy" while another write runs, or that indexing has started."""
-        refused = self.write_refusal()
-        if refused is not None:
-            return refused
-        report, problem = self.prepare_upload(paths)
-        if problem is not None:
-            return problem
-        if not self._write_lock.acquire(blocking=False):
-            return self.busy_message()
+        report, answer = self._claim_upload(paths)
+        if report is None:
+            return answer
         job = self._job = IndexingJob(_count(len(report.documents), "document"))
 
         def run() -> None:
