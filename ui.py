@@ -497,6 +497,16 @@ def _chat(gr, service: ChatService, settings: list) -> None:
              threshold: float = service.default_threshold) -> str:
         return service.reply(message, history, k=k, mode=mode, threshold=threshold)
 
+    def ask(question: str, k: int = service.config.k, mode: str = service.config.retrieval_mode,
+            threshold: float | None = None) -> dict:
+        """The answer as data: text (None when the documents don't say), confidence, abstained, citations with
+        their character offsets, candidates; the shape of `citeqa ask --json`."""
+        try:
+            return service.ask(question, k=k, mode=mode, threshold=threshold)[0].to_dict()
+        except ValueError as err:  # an empty question, a bad k or mode: the caller's mistake, said plainly
+            raise gr.Error(str(err)) from None
+
+    gr.api(ask, api_name="ask", api_description="Answer a question from the indexed documents; returns the Answer as JSON.")
     chatbot = gr.Chatbot(
         label="citeqa", show_label=False, height="72vh", min_height=420, latex_delimiters=[], sanitize_html=True,
         placeholder="**Ask the articles.** Every answer is a span copied from a source, with its citation.",

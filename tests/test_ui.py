@@ -676,3 +676,19 @@ def test_an_upload_into_an_index_that_lost_current_refuses_and_deletes_nothing(w
         service.remove([service.documents()[0].doc_id])
     assert sorted(p.name for p in service.index_dir.iterdir()) == sorted(set(before) - {"CURRENT"})
     assert (service.index_dir / live / "manifest.json").is_file()
+
+
+@pytest.mark.slow
+def test_ask_endpoint_returns_the_answer_as_data_like_citeqa_ask_json(client, service):
+    data = client.predict(QUESTION, 3, "bm25", -100.0, api_name="/ask")
+    expected = service.assistant("bm25").answer(QUESTION, k=3, threshold=-100.0)
+    assert data == expected.to_dict()
+    assert data["text"] == expected.text and data["abstained"] is False and 0 <= data["confidence"] <= 1
+    first = data["citations"][0]
+    text = service.assistant().index.document_text(first["doc_id"])
+    assert text[first["start"]:first["end"]] == expected.citations[0].passage[
+        first["start"] - first["passage_start"]:first["end"] - first["passage_start"]]
+    abstained = client.predict("What is the airspeed of an unladen swallow?", 5, "hybrid", 1e9, api_name="/ask")
+    assert abstained["text"] is None and abstained["abstained"] is True and len(abstained["citations"]) == 3
+    with pytest.raises(Exception, match="the question is empty"):
+        client.predict("   ", api_name="/ask")

@@ -9,6 +9,16 @@ from corpus.documents import Chunk
 from embeddings.passage_index import StoredDocument
 
 
+def _finite_only(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_only(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_only(item) for item in value]
+    return value
+
+
 @dataclass(frozen=True)
 class Passage:
     """A retrieved chunk with its document's metadata; `rank` counts from 1."""
@@ -83,9 +93,12 @@ class Answer:
         return 1.0 / (1.0 + math.exp(-max(min(self.score, 50.0), -50.0)))
 
     def to_dict(self) -> dict:
+        """Plain JSON-ready data (what `citeqa ask --json` prints and the chat's `/ask` returns): infinite
+        scores and thresholds become None, as strict JSON has no infinities."""
         data = asdict(self)
+        data["abstained"] = self.abstained
         data["confidence"] = round(self.confidence, 4)
-        return data
+        return _finite_only(data)
 
     def __str__(self) -> str:
         if self.text is None:
