@@ -371,6 +371,7 @@ class ChatService:
         skipped_names = [name for name, _ in report.duplicates] + [name for name, _ in result.duplicates]
         if skipped_names:
             lines.append("Already indexed, not added again: " + ", ".join(escape(Path(n).name) for n in skipped_names))
+        lines += [f"- {escape(Path(note.path).name)}: {escape(note.note)}" for note in report.notes]
         if not result.added:
             lines.insert(0, "**Nothing new was added.**")
         return "\n".join(lines)

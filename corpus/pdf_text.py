@@ -1,4 +1,9 @@
-"""The text layer of a PDF, page by page, with the offset where each page starts."""
+"""The text layer of a PDF, page by page, with the offset where each page starts, and the PDF's title.
+
+The title is the document properties' `/Title` unless it names no article (a converter's default such as
+"Enscript Output", "Microsoft Word - a.doc", "Untitled", a file name, or empty); then the first heading-like
+line of the first page with text. The properties' `/CreationDate` is not read: it is when the file was
+made (by a converter, the day of the conversion), not when the article was published."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from corpus.decoding import normalise_newlines
 from corpus.errors import FileSkipped
+from corpus.metadata import is_generic_title, leading_heading
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -17,7 +23,9 @@ PAGE_SEPARATOR = "\n\n"
 
 @dataclass(frozen=True)
 class PdfText:
-    """Pages joined by a blank line; `page_starts[i]` is where page i+1 begins (an empty page shares the next one's start)."""
+    """Pages joined by a blank line; `page_starts[i]` is where page i+1 begins (an empty page shares the next one's start).
+
+    `title`: see the module's docstring; None when neither the properties nor the first page give one."""
 
     text: str
     page_starts: tuple[int, ...]
@@ -57,7 +65,8 @@ def read_pdf(path: Path) -> PdfText:
             length += len(page)
     if not parts:
         raise FileSkipped("no text layer (scanned PDF?)")
-    return PdfText(text="".join(parts), page_starts=tuple(starts), title=title)
+    text = "".join(parts)
+    return PdfText(text=text, page_starts=tuple(starts), title=title or leading_heading(text))
 
 
 def _metadata_title(reader: PdfReader) -> str | None:
@@ -66,4 +75,4 @@ def _metadata_title(reader: PdfReader) -> str | None:
     if not isinstance(title, str):
         return None
     title = " ".join(title.split())
-    return title or None
+    return None if is_generic_title(title) else title

@@ -4,6 +4,11 @@ A file or line that cannot be parsed (invalid JSON, nested deeper than MAX_JSON_
 convert) never stops a run: a `.json` file raises FileSkipped with the reason, a `.jsonl` line becomes a
 Record with a `problem` and the other lines still load. Lone UTF-16 surrogates from `\\ud800`-style escapes
 become U+FFFD, as undecodable bytes do in corpus/decoding.py.
+
+The fields read (each a list of names, the first present wins; schema.org JSON-LD and RSS/Atom-style names
+included): text TEXT_FIELDS, title TITLE_FIELDS, date DATE_FIELDS (the first that parses: see corpus/dates.py),
+url URL_FIELDS, source `source`. Dates of edits or of the file (`updated`, `modified`, `created_at`) are not
+read as the publication date.
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ from corpus.dates import parse_date
 from corpus.decoding import normalise_newlines
 from corpus.errors import FileSkipped
 
-TEXT_FIELDS = ("text", "content", "body")
+TEXT_FIELDS = ("text", "content", "body", "articleBody")
+TITLE_FIELDS = ("title", "headline", "name")
+DATE_FIELDS = ("date", "published", "published_at", "publishedAt", "datePublished", "pubDate")
+URL_FIELDS = ("url", "link")
 
 # Article exports are a few levels deep. Deeper JSON is refused before parsing: json.loads recurses once per
 # level and, on Python 3.11, shares the interpreter's recursion limit (1,000 frames) with its caller.
@@ -146,19 +154,27 @@ def _record(item: Any, label: str) -> Record:
         return Record(label=label, problem="not a JSON object")
     text = next((item[field] for field in TEXT_FIELDS if isinstance(item.get(field), str)), None)
     if text is None:
-        return Record(label=label, problem="no text field (text, content or body)")
+        return Record(label=label, problem=f"no text field ({', '.join(TEXT_FIELDS[:-1])} or {TEXT_FIELDS[-1]})")
     text = _valid_unicode(normalise_newlines(text)).strip()
     if not text:
         return Record(label=label, problem="empty")
-    date = _string(item.get("date"))
+    dates = (parse_date(date) for date in _strings(item, DATE_FIELDS))
     return Record(
         label=label,
         text=text,
-        title=_string(item.get("title")),
-        date=None if date is None else parse_date(date),
+        title=next(_strings(item, TITLE_FIELDS), None),
+        date=next((date for date in dates if date is not None), None),
         source=_string(item.get("source")),
-        url=_string(item.get("url")),
+        url=next(_strings(item, URL_FIELDS), None),
     )
+
+
+def _strings(item: dict[str, Any], fields: tuple[str, ...]) -> Iterator[str]:
+    """The non-empty text of each of `fields` that `item` holds, in order (a nested object or list is not text)."""
+    for field in fields:
+        value = item.get(field)
+        if not isinstance(value, (dict, list)) and (text := _string(value)) is not None:
+            yield text
 
 
 def _string(value: Any) -> str | None:

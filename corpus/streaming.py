@@ -14,7 +14,7 @@ from pathlib import Path
 from corpus.decoding import _SAMPLE_CHARS, looks_binary, sniff_encoding
 from corpus.documents import Document, document_id
 from corpus.errors import FileSkipped
-from corpus.metadata import Metadata, derive_title, markdown_heading, merged, split_front_matter, split_header
+from corpus.metadata import Metadata, derive_title, text_metadata
 
 PART_CHARS = 4_000_000
 BLOCK_BYTES = 1 << 20
@@ -63,11 +63,8 @@ def _part(path: Path, text: str, metadata: Metadata, number: int) -> tuple[int, 
 
 
 def _metadata(path: Path, first_part: str) -> tuple[Metadata, str]:
-    if path.suffix.lower() == ".txt":
-        return split_header(first_part)
-    front, body = split_front_matter(first_part)
-    metadata, body = split_header(body)
-    return merged(merged(front, metadata), Metadata(title=markdown_heading(body))), body
+    """A streamed file's metadata from its first part, read as a whole file's would be."""
+    return text_metadata(first_part, markdown=path.suffix.lower() != ".txt")
 
 
 def _cut_point(buffer: str, part_chars: int) -> int:

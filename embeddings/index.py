@@ -27,6 +27,14 @@ The vector index type (exact `flat`, `hnsw` or `ivfpq`, see `embeddings.store`) 
 is created (by chunk count, or asked for), recorded in the manifest's `vector_store` and kept by every
 later write until a rebuild. Readers memory-map `vectors.faiss` where FAISS can; an approximate index
 may hold `vectors.faiss.removed.npy` (its tombstones), checksummed like every other file.
+
+Where documents came from: `chunks.sqlite` holds an `origins` table, one row per (document, file): the file's
+absolute path, the folder it was indexed as part of (for a file given alone, its own folder) and the `source`
+the document got from that file (the path relative to that folder, or what the file states). `sync_index`
+uses it to make an index mirror a folder (new files added, changed ones replaced, renamed ones re-pointed
+without embedding, deleted ones removed) and to remove by path. The table was added without a format change:
+every write creates it when missing (`CREATE TABLE IF NOT EXISTS`), and readers of an older generation see no
+origins; documents without origins (added as plain `Document`s) are never touched by a sync.
 """
 
 from __future__ import annotations
@@ -92,7 +100,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, chunk_id INTEGER NOT NULL,
     start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS origins (
+    doc_id TEXT NOT NULL, path TEXT NOT NULL, folder TEXT NOT NULL, source TEXT NOT NULL,
+    PRIMARY KEY (doc_id, path));
+CREATE INDEX IF NOT EXISTS origins_path ON origins(path);
 """
+# What a sync did to each file: in this order in summaries.
+FILE_OUTCOMES = ("added", "replaced", "renamed", "removed", "unchanged")
 
 
 class IndexFileError(RuntimeError):
@@ -130,6 +144,10 @@ class IndexHistoryError(IndexFileError):
 
 class IndexSpaceError(IndexFileError):
     """A write ran out of disk space; the previous generation stays live and the partial one is removed."""
+
+
+class IndexRemoveError(IndexFileError):
+    """A document id or path asked to be removed is not in the index; nothing was changed."""
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -472,6 +490,15 @@ class DocumentIndex:
             result[row[0]] = StoredDocument(row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])), row[6], aliases)
         return result
 
+    def origins(self) -> list[Origin]:
+        """Which file each document came from (the `origins` rows, oldest first); none in a generation written
+        before the table existed, or for documents added as plain `Document`s."""
+        try:
+            rows = self._query("SELECT doc_id, path, folder, source FROM origins ORDER BY rowid")
+        except sqlite3.OperationalError:
+            return []
+        return [Origin(*row) for row in rows]
+
     def document_text(self, doc_id: str) -> str:
         rows = self._query("SELECT text FROM documents WHERE doc_id = ?", [doc_id])
         if not rows:
@@ -536,12 +563,187 @@ def _write_manifest(folder: Path, embedder_name: str, dimension: int, chunking: 
     return manifest
 
 
-def update_index(
+@dataclass(frozen=True)
+class SourceFile:
+    """One file's documents for `sync_index`: every document (part, record) read from it, as they come.
+
+    `path` is the file's absolute path; `folder` the absolute folder it is indexed as part of (for a file given
+    alone, the folder holding it). Each document's `source` is what the index shows for it."""
+
+    path: str
+    folder: str
+    documents: Iterable[Document]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """A row of `origins`: document `doc_id` came from the file `path`, indexed as part of `folder`, as `source`."""
+
+    doc_id: str
+    path: str
+    folder: str
+    source: str
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What `sync_index` did: the write's report, what happened to each file it looked at or dropped (absolute
+    path -> one of FILE_OUTCOMES), and the chunks each file's new documents embedded."""
+
+    update: UpdateReport
+    files: dict[str, str]
+    embedded: dict[str, int]
+
+    def counts(self, folder: str | None = None) -> dict[str, int]:
+        """How many files had each outcome (those under `folder` only, when given), in FILE_OUTCOMES order."""
+        counts = dict.fromkeys(FILE_OUTCOMES, 0)
+        for path, outcome in self.files.items():
+            if folder is None or is_under(path, folder):
+                counts[outcome] += 1
+        return counts
+
+    def chunks_embedded(self, folder: str | None = None) -> int:
+        """Chunks embedded for the files under `folder` (all of this write's, when None)."""
+        if folder is None:
+            return self.update.chunks_embedded
+        return sum(n for path, n in self.embedded.items() if is_under(path, folder))
+
+
+def is_under(path: str, folder: str) -> bool:
+    """Whether the absolute path `path` is `folder` or inside it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _metadata_of(document: Document) -> tuple:
+    return (document.title, document.date, document.source, document.url, tuple(document.page_starts))
+
+
+class OriginTracker:
+    """What the files of one write gave, as the store takes their documents: each file's origin rows (one per
+    distinct document, in order), the metadata files gave for documents the store already held, which file
+    each new document was inserted from, and the chunks each file's new documents embedded."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Origin]] = {}
+        self.metadata: dict[tuple[str, str], tuple] = {}
+        self.inserted: dict[str, str] = {}
+        self.embedded: dict[str, int] = {}
+
+    def see(self, file: SourceFile, document: Document, *, new_chunks: int | None) -> None:
+        """`file` gave `document`: inserted with `new_chunks` chunks, or (None) already held by the store."""
+        self.rows.setdefault(file.path, {}).setdefault(
+            document.doc_id, Origin(document.doc_id, file.path, file.folder, document.source))
+        if new_chunks is None:
+            self.metadata.setdefault((document.doc_id, file.path), _metadata_of(document))
+        else:
+            self.inserted.setdefault(document.doc_id, file.path)
+            self.embedded[file.path] = self.embedded.get(file.path, 0) + new_chunks
+
+    def wanted_metadata(self, stored: tuple, origin: Origin) -> tuple:
+        """A document's metadata once `origin` is its first origin: what that file gave this write, else what
+        is stored with the source that file gave it before."""
+        given = self.metadata.get((origin.doc_id, origin.path))
+        return given if given is not None else (*stored[:2], origin.source, *stored[3:])
+
+
+@dataclass(frozen=True)
+class OriginPlan:
+    """What one write does to the origins: rows to delete, to update (a new folder or source) and to insert;
+    documents left without any origin (removed); each touched document's first origin afterwards (whose
+    file's metadata and source it shows) and the path of its first origin before; alias names no origin gives
+    any more; each file's outcome; and the (source, doc_id) of each new name for a text some other file still
+    gives."""
+
+    delete: tuple[Origin, ...]
+    update: tuple[Origin, ...]
+    insert: tuple[Origin, ...]
+    remove_documents: tuple[str, ...]
+    first: dict[str, Origin]
+    first_before: dict[str, str]
+    stale_aliases: tuple[tuple[str, str], ...]
+    files: dict[str, str]
+    duplicates: tuple[tuple[str, str], ...]
+
+    def edited(self, doc_id: str, files: dict[str, str]) -> None:
+        """A document's metadata changed from its first origin: that file is "replaced" if it was the document's
+        first origin before too (its own text changed), not when it only took over from a file that went."""
+        origin = self.first.get(doc_id)
+        if origin is not None and self.first_before.get(doc_id) == origin.path and files.get(origin.path) == "unchanged":
+            files[origin.path] = "replaced"
+
+
+def plan_origins(old: list[Origin], tracker: OriginTracker, *, mirror: Iterable[str] = (),
+                 remove_paths: Iterable[str] = (), keep: Iterable[str] = ()) -> OriginPlan:
+    """The origin changes of one write (`old`: the rows before it, oldest first). Every file the tracker saw
+    gets exactly the rows it gave; every other file under a `mirror` folder or a `remove_paths` path (a file
+    or a folder) loses its rows; a document that loses its last origin is removed, unless it is in `keep`
+    (added as a plain `Document` in the same write). A file that is new, gives only documents whose files
+    vanished in this write, is "renamed" (the vanished file is then not counted as removed)."""
+    mirror, remove_paths, keep = list(mirror), list(remove_paths), set(keep)
+    seen = tracker.rows
+
+    def in_scope(path: str) -> bool:
+        return path in seen or any(is_under(path, f) for f in mirror) or any(is_under(path, r) for r in remove_paths)
+
+    old_rows = {(r.doc_id, r.path): r for r in old}
+    new_rows = {(r.doc_id, r.path): r for rows in seen.values() for r in rows.values()}
+    delete = [r for key, r in old_rows.items() if key not in new_rows and in_scope(r.path)]
+    update = [r for key, r in new_rows.items() if key in old_rows and old_rows[key] != r]
+    insert = [r for key, r in new_rows.items() if key not in old_rows]
+    gone = {(r.doc_id, r.path) for r in delete}
+    final: dict[str, list[Origin]] = {}
+    for r in [new_rows.get(key, r) for key, r in old_rows.items() if key not in gone] + insert:
+        final.setdefault(r.doc_id, []).append(r)
+    touched = dict.fromkeys([r.doc_id for r in (*delete, *update, *insert)] + [d for rows in seen.values() for d in rows])
+    first_before: dict[str, str] = {}
+    for r in old:
+        first_before.setdefault(r.doc_id, r.path)
+    stale = [(r.doc_id, r.source) for r in (*delete, *(old_rows[(u.doc_id, u.path)] for u in update))
+             if r.doc_id in final and all(f.source != r.source for f in final[r.doc_id])]
+    files, duplicates = _file_outcomes(old_rows, seen, delete, final, tracker)
+    return OriginPlan(
+        delete=tuple(delete), update=tuple(update), insert=tuple(insert),
+        remove_documents=tuple(d for d in touched if d not in final and d not in keep),
+        first={d: final[d][0] for d in touched if d in final},
+        first_before={d: first_before[d] for d in touched if d in first_before}, stale_aliases=tuple(dict.fromkeys(stale)),
+        files=files, duplicates=tuple(duplicates),
+    )
+
+
+def _file_outcomes(old_rows: dict, seen: dict[str, dict[str, Origin]], delete: list[Origin],
+                   final: dict[str, list[Origin]], tracker: OriginTracker) -> tuple[dict[str, str], list]:
+    """Each file's outcome (FILE_OUTCOMES) and the duplicates of `plan_origins`."""
+    before: dict[str, set[str]] = {}
+    for doc_id, path in old_rows:
+        before.setdefault(path, set()).add(doc_id)
+    vanished = {r.doc_id for r in delete if r.path not in seen}
+    files = {}
+    for path, rows in seen.items():
+        if path in before:
+            files[path] = "unchanged" if set(rows) == before[path] else "replaced"
+        else:
+            files[path] = "renamed" if set(rows) <= vanished else "added"
+    moved = {d for path, outcome in files.items() if outcome == "renamed" for d in seen[path]}
+    for path in dict.fromkeys(r.path for r in delete if r.path not in seen):
+        if not before[path] <= moved:
+            files[path] = "removed"
+    duplicates = [(r.source, doc_id) for path, rows in seen.items() if files[path] in ("added", "replaced")
+                  for doc_id, r in rows.items()
+                  if doc_id not in before.get(path, ()) and tracker.inserted.get(doc_id) != path
+                  and any(f.path != path for f in final.get(doc_id, ()))]
+    return files, duplicates
+
+
+def sync_index(
     root: str | Path,
     embedder: Embedder,
     *,
     add: Iterable[Document] = (),
     remove: Iterable[str] = (),
+    files: Iterable[SourceFile] = (),
+    mirror: Iterable[str] = (),
+    remove_paths: Iterable[str] = (),
+    strict: bool = False,
     chunking: ChunkingSettings | None = None,
     rebuild: bool = False,
     wait_seconds: float = 0.0,
@@ -550,19 +752,22 @@ def update_index(
     index_type: str = "auto",
     flat_max: int = FLAT_MAX_CHUNKS,
     hnsw_max: int = HNSW_MAX_CHUNKS,
-) -> UpdateReport:
-    """Add and remove documents as one atomic write; only new chunks are embedded.
+) -> SyncReport:
+    """`update_index` that also knows which file each document came from, as one atomic write.
 
-    A new index uses `chunking` (default settings if None); an existing one keeps its own settings.
-    `rebuild` starts from empty instead of the live generation. Nothing changes when nothing would.
-    `index_type` is the vector index of a new (or rebuilt) index: "auto" picks exact search up to
-    `flat_max` chunks, HNSW up to `hnsw_max`, IVF-PQ beyond; an existing index keeps its type ("auto" or
-    the same type; another type needs `rebuild`).
+    `files` are read as they come: a document the index lacks is embedded and inserted, one it holds is not
+    (a renamed file only changes the origin and source). Each file then has exactly the documents it gave
+    (`plan_origins`); files under a `mirror` folder (absolute) that gave nothing in this write, and files
+    under `remove_paths` (absolute files or folders), lose theirs, and documents left without any origin are
+    removed. A document's title, date, source and URL follow its first origin's file. `strict` makes an id in
+    `remove` the index lacks, or a path in `remove_paths` no document came from, an `IndexRemoveError` that
+    changes nothing. Nothing is written when nothing would change (no new generation).
     """
     if index_type != "auto" and index_type not in INDEX_TYPES:
         raise ValueError(f"unknown index type {index_type!r}: choose one of auto, {', '.join(INDEX_TYPES)}")
     root = Path(root)
     started = time.monotonic()
+    changes = _Changes(add, tuple(remove), files, tuple(mirror), tuple(remove_paths), strict)
     with write_lock(root, wait_seconds=wait_seconds):
         _remove_stale_tmp(root)
         live_name = _checked_live_name(root)
@@ -570,8 +775,22 @@ def update_index(
         keep = _generation_to_keep(root, live_name, verified=live is not None)
         job = _GenerationJob(live, root / (_next_generation_name(root) + ".tmp"), embedder, chunking,
                              _index_type_chooser(index_type, flat_max, hnsw_max), progress, on_progress)
-        written = _write_and_publish(root, job, add, remove, keep=keep, live_name=live_name)
-        return replace(written.report, seconds=time.monotonic() - started)
+        written = _write_and_publish(root, job, changes, keep=keep, live_name=live_name)
+        return SyncReport(replace(written.report, seconds=time.monotonic() - started), written.files, written.embedded)
+
+
+def update_index(root: str | Path, embedder: Embedder, *, add: Iterable[Document] = (), remove: Iterable[str] = (),
+                 **options) -> UpdateReport:
+    """Add and remove documents as one atomic write; only new chunks are embedded.
+
+    A new index uses `chunking` (default settings if None); an existing one keeps its own settings.
+    `rebuild` starts from empty instead of the live generation. Nothing changes when nothing would.
+    `index_type` is the vector index of a new (or rebuilt) index: "auto" picks exact search up to
+    `flat_max` chunks, HNSW up to `hnsw_max`, IVF-PQ beyond; an existing index keeps its type ("auto" or
+    the same type; another type needs `rebuild`). `options` are those of `sync_index`: chunking, rebuild,
+    wait_seconds, progress, on_progress, index_type, flat_max, hnsw_max.
+    """
+    return sync_index(root, embedder, add=add, remove=remove, **options).update
 
 
 def repair_index(root: str | Path, *, wait_seconds: float = 0.0) -> str:
@@ -667,8 +886,21 @@ class _GenerationJob:
 
 
 @dataclass(frozen=True)
+class _Changes:
+    """What one write is asked to do (see `sync_index`)."""
+
+    add: Iterable[Document] = ()
+    remove: tuple[str, ...] = ()
+    files: Iterable[SourceFile] = ()
+    mirror: tuple[str, ...] = ()
+    remove_paths: tuple[str, ...] = ()
+    strict: bool = False
+
+
+@dataclass(frozen=True)
 class _Additions:
-    """What adding documents did: the new and repeated documents, and the new chunks' vectors."""
+    """What adding documents did: the new and repeated plain documents, the ids of all plain documents, and the
+    new chunks' vectors."""
 
     added: tuple[str, ...]
     duplicates: tuple[tuple[str, str], ...]
@@ -676,13 +908,17 @@ class _Additions:
     embedded: int  # chunks embedded; their row ids run up to `next_id` (excluded)
     parts: list[np.ndarray]
     next_id: int
+    plain: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class _WrittenGeneration:
-    """What `_write_generation` did: its report (`seconds` still 0), and the counts and vector store of a changed index."""
+    """What `_write_generation` did: its report (`seconds` still 0), each file's outcome and chunks embedded, and
+    the counts and vector store of a changed index."""
 
     report: UpdateReport
+    files: dict[str, str]
+    embedded: dict[str, int]
     counts: dict | None = None
     vectors: FaissStore | None = None
 
@@ -716,13 +952,13 @@ def _index_type_chooser(index_type: str, flat_max: int, hnsw_max: int) -> Callab
     return lambda n: choose_index_type(n, flat_max=flat_max, hnsw_max=hnsw_max)
 
 
-def _write_and_publish(root: Path, job: _GenerationJob, add: Iterable[Document], remove: Iterable[str], *,
+def _write_and_publish(root: Path, job: _GenerationJob, changes: _Changes, *,
                        keep: str | None, live_name: str | None) -> _WrittenGeneration:
     """Build the generation in `job.tmp` and make it live (unless nothing changed), then delete every generation
     but the new one and `keep`. Any failure removes `job.tmp`; one for lack of space is `IndexSpaceError`."""
     try:
         job.tmp.mkdir(parents=True)
-        written = _write_generation(job, add, list(remove))
+        written = _write_generation(job, changes)
         if not written.report.changed:
             shutil.rmtree(job.tmp)
             return written
@@ -819,24 +1055,82 @@ def _fsync_tree_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_generation(job: _GenerationJob, add: Iterable[Document], remove: list[str]) -> _WrittenGeneration:
+def _write_generation(job: _GenerationJob, changes: _Changes) -> _WrittenGeneration:
     """Write the database, vectors and BM25 of the new generation into `job.tmp` (all but the manifest)."""
     db = sqlite3.connect(job.tmp / DATABASE)
     try:
         vectors = _start_generation(db, job)
-        removed = _remove_documents(db, vectors, remove)
-        additions = _add_documents(db, job, add)
-        if not (removed or additions.added or additions.alias_added):
-            return _WrittenGeneration(UpdateReport(added=(), duplicates=additions.duplicates, removed=(),
-                                                   chunks_embedded=0, seconds=0.0, changed=False))
+        if changes.strict:
+            _check_removals(db, changes.remove, changes.remove_paths)
+        removed = _remove_documents(db, vectors, list(changes.remove))
+        old = [Origin(*row) for row in db.execute("SELECT doc_id, path, folder, source FROM origins ORDER BY rowid")]
+        tracker = OriginTracker()
+        additions = _add_documents(db, job, changes.add, changes.files, tracker)
+        plan = plan_origins(old, tracker, mirror=changes.mirror, remove_paths=changes.remove_paths, keep=additions.plain)
+        synced = _apply_origins(db, vectors, plan, tracker)
+        removed += synced.removed
+        duplicates = additions.duplicates + plan.duplicates
+        if not (removed or additions.added or additions.alias_added or synced.changed):
+            return _WrittenGeneration(UpdateReport(added=(), duplicates=duplicates, removed=(), chunks_embedded=0,
+                                                   seconds=0.0, changed=False), synced.files, {})
         vectors = _add_vectors(job, vectors, additions)
         db.commit()
         counts = _save_search_files(db, job.tmp, vectors)
     finally:
         db.close()
-    report = UpdateReport(added=additions.added, duplicates=additions.duplicates, removed=tuple(removed),
+    report = UpdateReport(added=additions.added, duplicates=duplicates, removed=tuple(removed),
                           chunks_embedded=additions.embedded, seconds=0.0, changed=True)
-    return _WrittenGeneration(report, counts, vectors)
+    return _WrittenGeneration(report, synced.files, tracker.embedded, counts, vectors)
+
+
+def _check_removals(db: sqlite3.Connection, remove: Iterable[str], remove_paths: Iterable[str]) -> None:
+    """`IndexRemoveError` naming every id the index lacks and every path no document came from."""
+    missing = [d for d in dict.fromkeys(remove)
+               if db.execute("SELECT 1 FROM documents WHERE doc_id = ?", (d,)).fetchone() is None]
+    remove_paths = list(dict.fromkeys(remove_paths))
+    if remove_paths:
+        paths = [row[0] for row in db.execute("SELECT DISTINCT path FROM origins")]
+        missing += [p for p in remove_paths if not any(is_under(q, p) for q in paths)]
+    if missing:
+        raise IndexRemoveError(f"not in the index: {', '.join(missing)}; nothing was changed")
+
+
+@dataclass(frozen=True)
+class _Synced:
+    """What applying an `OriginPlan` did: the documents it removed, each file's outcome, whether anything changed."""
+
+    removed: list[str]
+    files: dict[str, str]
+    changed: bool
+
+
+def _apply_origins(db: sqlite3.Connection, vectors: FaissStore | None, plan: OriginPlan,
+                   tracker: OriginTracker) -> _Synced:
+    """Apply an origin plan: rows, documents left without an origin, stale aliases, and the metadata of each
+    touched document from its first origin (a file whose documents only changed metadata is "replaced")."""
+    db.executemany("DELETE FROM origins WHERE doc_id = ? AND path = ?", [(r.doc_id, r.path) for r in plan.delete])
+    db.executemany("UPDATE origins SET folder = ?, source = ? WHERE doc_id = ? AND path = ?",
+                   [(r.folder, r.source, r.doc_id, r.path) for r in plan.update])
+    db.executemany("INSERT INTO origins VALUES (?, ?, ?, ?)", [(r.doc_id, r.path, r.folder, r.source) for r in plan.insert])
+    removed = _remove_documents(db, vectors, list(plan.remove_documents))
+    changed = bool(plan.delete or plan.update or plan.insert or removed)
+    for doc_id, source in plan.stale_aliases:
+        changed |= db.execute("DELETE FROM aliases WHERE doc_id = ? AND source = ?", (doc_id, source)).rowcount > 0
+    files = dict(plan.files)
+    for doc_id, origin in plan.first.items():
+        row = db.execute("SELECT title, date, source, url, page_starts FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is None:
+            continue
+        stored = (*row[:4], tuple(json.loads(row[4])))
+        wanted = tracker.wanted_metadata(stored, origin)
+        if wanted == stored:
+            continue
+        db.execute("UPDATE documents SET title = ?, date = ?, source = ?, url = ?, page_starts = ? WHERE doc_id = ?",
+                   (*wanted[:4], json.dumps(list(wanted[4])), doc_id))
+        db.execute("INSERT OR IGNORE INTO aliases VALUES (?, ?)", (doc_id, wanted[2]))
+        changed = True
+        plan.edited(doc_id, files)
+    return _Synced(removed, files, changed)
 
 
 def _start_generation(db: sqlite3.Connection, job: _GenerationJob) -> FaissStore | None:
@@ -847,6 +1141,7 @@ def _start_generation(db: sqlite3.Connection, job: _GenerationJob) -> FaissStore
     source = sqlite3.connect(f"file:{job.live / DATABASE}?mode=ro", uri=True)
     source.backup(db)
     source.close()
+    db.executescript(SCHEMA)  # adds what an older generation lacks (the origins table); all IF NOT EXISTS
     with _NPY_LOAD_LOCK:
         return load_store(job.choose_type(0), job.live / VECTORS)  # an existing index: the chooser returns its own type
 
@@ -860,34 +1155,54 @@ def _remove_documents(db: sqlite3.Connection, vectors: FaissStore | None, remove
             removed.append(doc_id)
         db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         db.execute("DELETE FROM aliases WHERE doc_id = ?", (doc_id,))
+        db.execute("DELETE FROM origins WHERE doc_id = ?", (doc_id,))
         if vectors is not None:
             vectors.remove(np.asarray(ids, dtype=np.int64))
     return removed
 
 
-def _add_documents(db: sqlite3.Connection, job: _GenerationJob, add: Iterable[Document]) -> _Additions:
-    """Insert new documents, aliases and chunks, embedding the chunks in batches as the documents come."""
+def _add_documents(db: sqlite3.Connection, job: _GenerationJob, add: Iterable[Document],
+                   files: Iterable[SourceFile] = (), tracker: OriginTracker | None = None) -> _Additions:
+    """Insert new documents, aliases and chunks, embedding the chunks in batches as the documents come: the
+    plain documents of `add`, then those of `files` (each one told to `tracker`, new or already held)."""
     known = {row[0] for row in db.execute("SELECT doc_id FROM documents")}
-    added, duplicates = [], []
+    added, duplicates, plain = [], [], set()
     alias_added = False
     now = time.time()
     next_id = (db.execute("SELECT MAX(id) FROM chunks").fetchone()[0] or 0) + 1
-    batches = _EmbeddingBatches(job, _new_chunk_count(add, known, job.chunking))
-    # Documents are taken one at a time (`add` may be a stream): each is written and its chunks
-    # embedded in batches, so only the vectors, never all texts, stay in memory.
-    for document in add:
+    batches = _EmbeddingBatches(job, None if files else _new_chunk_count(add, known, job.chunking))
+    # Documents are taken one at a time (`add` and each file's documents may be streams): each is written and
+    # its chunks embedded in batches, so only the vectors, never all texts, stay in memory.
+    for document, file in _documents_with_files(add, files):
         if db.execute("INSERT OR IGNORE INTO aliases VALUES (?, ?)", (document.doc_id, document.source)).rowcount:
             alias_added = True
+        if file is None:
+            plain.add(document.doc_id)
         if document.doc_id in known:
-            duplicates.append((document.source, document.doc_id))
+            if file is None:
+                duplicates.append((document.source, document.doc_id))
+            else:
+                tracker.see(file, document, new_chunks=None)
             continue
         known.add(document.doc_id)
         added.append(document.doc_id)
         chunks = _insert_document(db, document, now + len(added) * 1e-6, next_id, job.chunking)
         batches.add(chunks)
         next_id += len(chunks)
+        if file is not None:
+            tracker.see(file, document, new_chunks=len(chunks))
     batches.finish()
-    return _Additions(tuple(added), tuple(duplicates), alias_added, batches.embedded, batches.parts, next_id)
+    return _Additions(tuple(added), tuple(duplicates), alias_added, batches.embedded, batches.parts, next_id,
+                      frozenset(plain))
+
+
+def _documents_with_files(add: Iterable[Document], files: Iterable[SourceFile]) -> Iterator[tuple[Document, SourceFile | None]]:
+    """(document, the file it came from) for the plain documents (None) and then each file's documents."""
+    for document in add:
+        yield document, None
+    for file in files:
+        for document in file.documents:
+            yield document, file
 
 
 def _chunks_of(document: Document, chunking: ChunkingSettings) -> list[Chunk]:
@@ -923,7 +1238,8 @@ class _EmbeddingBatches:
         self._embedder = job.embedder
         self._on_progress = job.on_progress
         self._total = total
-        self._bar = _progress_bar(total, job.progress)
+        self._progress = job.progress
+        self._bar = None  # shown from the first embedder call: a write that embeds nothing prints nothing
         self._pending: list[Chunk] = []
         self.parts: list[np.ndarray] = []
         self.embedded = 0
@@ -945,6 +1261,8 @@ class _EmbeddingBatches:
 
     def _embed(self, chunks: list[Chunk]) -> None:
         """One embedder call; counts the chunks and reports progress."""
+        if self._bar is None:
+            self._bar = _progress_bar(self._total, self._progress)
         self.parts.append(self._embedder.encode([c.text for c in chunks]))
         self.embedded += len(chunks)
         if self._bar is not None:

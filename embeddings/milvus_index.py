@@ -1,8 +1,10 @@
 """A citeqa index kept entirely in Milvus, so any number of stateless chat replicas can serve from it.
 
-Four collections share a name prefix N: `N_chunks` (chunk text, document id, offsets, the vector and the
+Five collections share a name prefix N: `N_chunks` (chunk text, document id, offsets, the vector and the
 BM25 terms), `N_documents` (citation metadata), `N_texts` (document text in pieces of at most 16,000
-characters, as Milvus strings hold 65,535 bytes) and `N_meta` (the manifest: embedding model, chunking).
+characters, as Milvus strings hold 65,535 bytes), `N_meta` (the manifest: embedding model, chunking) and
+`N_origins` (which file each document came from, as `embeddings.index` keeps it; made by the first write of
+an index created before it, without a format change).
 Keyword search is Milvus's own BM25 full-text function over the terms our BM25 uses (English stop words
 dropped, Snowball stems), because Milvus Lite has no English stemmer; k1 = 1.5 and b = 0.75 as in
 `embeddings.sparse`. Hybrid search is Milvus's `hybrid_search` with its RRF ranker.
@@ -29,7 +31,20 @@ from corpus.chunking import chunk_document
 from corpus.documents import Chunk, Document
 from embeddings.embedder import Embedder
 from corpus.chunking import ChunkingSettings
-from embeddings.index import FORMAT_VERSION, IndexMismatchError, IndexNotFoundError, IndexVersionError
+from embeddings.index import (
+    FORMAT_VERSION,
+    IndexMismatchError,
+    IndexNotFoundError,
+    IndexRemoveError,
+    IndexVersionError,
+    Origin,
+    OriginPlan,
+    OriginTracker,
+    SourceFile,
+    SyncReport,
+    is_under,
+    plan_origins,
+)
 from embeddings.milvus_store import (
     ID_FIELD,
     VECTOR_FIELD,
@@ -54,6 +69,11 @@ WRITE_BATCH = 256
 DEFAULT_COLLECTION = "citeqa"
 # Milvus Lite has no server timestamps; pymilvus says so on every query iterator. Harmless: reads are Strong.
 logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
+
+
+def _quiet_iterator_log() -> None:
+    """Set that level again before each iterator: pymilvus's logging setup (on connecting) resets it."""
+    logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
 
 
 def chunk_key(doc_id: str, chunk_id: int) -> int:
@@ -92,8 +112,12 @@ class Collections:
     def meta(self) -> str:
         return f"{self.prefix}_meta"
 
+    @property
+    def origins(self) -> str:
+        return f"{self.prefix}_origins"
+
     def all(self) -> tuple[str, ...]:
-        return (self.chunks, self.documents, self.texts, self.meta)
+        return (self.chunks, self.documents, self.texts, self.meta, self.origins)
 
 
 class MilvusBM25:
@@ -193,6 +217,7 @@ class MilvusIndex:
     def _document_rows(self, doc_ids: Iterable[str] | None, fields: list[str]) -> dict[str, dict]:
         if doc_ids is None:
             rows = []
+            _quiet_iterator_log()
             iterator = self.client.query_iterator(self.collections.documents, batch_size=1000, filter="", output_fields=fields)
             try:
                 while batch := iterator.next():
@@ -274,24 +299,49 @@ def read_manifest(client, collections: Collections) -> dict | None:
     return manifest
 
 
+def _schema_with(client, fields):
+    schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+    for name, dtype, options in fields:
+        schema.add_field(name, dtype, **options)
+    return schema
+
+
+def _metadata_collection(client, name: str, fields) -> None:
+    """A collection of plain rows (with the constant vector Milvus requires), unless it exists."""
+    if client.has_collection(name):
+        return
+    schema = _schema_with(client, fields + [(DUMMY, pymilvus_module().DataType.FLOAT_VECTOR, {"dim": 2})])
+    params = client.prepare_index_params()
+    params.add_index(field_name=DUMMY, index_type="FLAT", metric_type="L2")
+    client.create_collection(name, schema=schema, index_params=params, consistency_level="Strong")
+
+
+def create_origins_collection(client, collections: Collections) -> None:
+    """`N_origins`, one row per (document, file), keyed by `origin_key`; `seq` orders them (oldest first)."""
+    DataType = pymilvus_module().DataType
+    string = {"max_length": MAX_STRING_BYTES}
+    _metadata_collection(client, collections.origins, [
+        ("key", DataType.VARCHAR, {"is_primary": True, "max_length": 64}),
+        ("doc_id", DataType.VARCHAR, {"max_length": 64}), ("path", DataType.VARCHAR, string),
+        ("folder", DataType.VARCHAR, string), ("source", DataType.VARCHAR, string), ("seq", DataType.DOUBLE, {}),
+    ])
+    client.load_collection(collections.origins)
+
+
+def origin_key(doc_id: str, path: str) -> str:
+    return hashlib.sha256(f"{doc_id}\0{path}".encode()).hexdigest()
+
+
 def create_collections(client, collections: Collections, dimension: int, *, index_type: str) -> None:
-    """The four collections of a new index (any left from an interrupted create are reused)."""
+    """The five collections of a new index (any left from an interrupted create are reused)."""
     DataType = pymilvus_module().DataType
     Function, FunctionType = pymilvus_module().Function, pymilvus_module().FunctionType
 
     def schema_with(fields):
-        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
-        for name, dtype, options in fields:
-            schema.add_field(name, dtype, **options)
-        return schema
+        return _schema_with(client, fields)
 
     def metadata(name, fields):
-        if client.has_collection(name):
-            return
-        schema = schema_with(fields + [(DUMMY, DataType.FLOAT_VECTOR, {"dim": 2})])
-        params = client.prepare_index_params()
-        params.add_index(field_name=DUMMY, index_type="FLAT", metric_type="L2")
-        client.create_collection(name, schema=schema, index_params=params, consistency_level="Strong")
+        _metadata_collection(client, name, fields)
 
     string = {"max_length": MAX_STRING_BYTES}
     if not client.has_collection(collections.chunks):
@@ -325,6 +375,7 @@ def create_collections(client, collections: Collections, dimension: int, *, inde
         ("doc_id", DataType.VARCHAR, {"max_length": 64}), ("text", DataType.VARCHAR, string),
     ])
     metadata(collections.meta, [("key", DataType.VARCHAR, {"is_primary": True, "max_length": 64}), ("value", DataType.VARCHAR, string)])
+    create_origins_collection(client, collections)
 
 
 def _fits(value: str, what: str) -> str:
@@ -365,6 +416,41 @@ class MilvusIndexWriter:
         self.chunking = ChunkingSettings(**manifest["chunking"])
         self.index = MilvusIndex(client, uri, name, manifest)
         self._clock = time.time()
+        create_origins_collection(client, self.collections)  # an index made before origins gets them here
+        self._seq: dict[str, float] = {}
+
+    def origin_rows(self) -> list[Origin]:
+        """Every origin row, oldest first."""
+        rows = []
+        _quiet_iterator_log()
+        iterator = self.client.query_iterator(self.collections.origins, batch_size=1000, filter="",
+                                              output_fields=["key", "doc_id", "path", "folder", "source", "seq"])
+        try:
+            while batch := iterator.next():
+                rows += batch
+        finally:
+            iterator.close()
+        rows.sort(key=lambda row: (row["seq"], row["key"]))
+        self._seq = {row["key"]: float(row["seq"]) for row in rows}
+        return [Origin(row["doc_id"], row["path"], row["folder"], row["source"]) for row in rows]
+
+    def apply_origin_rows(self, plan: OriginPlan) -> None:
+        """Delete, update (keeping their place) and insert (after all others) the origin rows of a plan."""
+        keys = [origin_key(r.doc_id, r.path) for r in plan.delete]
+        for begin in range(0, len(keys), QUERY_BATCH):
+            self.client.delete(self.collections.origins, ids=keys[begin : begin + QUERY_BATCH])
+        rows = []
+        for origin in (*plan.update, *plan.insert):
+            key = origin_key(origin.doc_id, origin.path)
+            if key not in self._seq:
+                self._clock = max(time.time(), self._clock + 1e-6)
+                self._seq[key] = self._clock
+            rows.append({"key": key, "doc_id": origin.doc_id, "path": _fits(origin.path, f"the path {origin.path}"),
+                         "folder": _fits(origin.folder, f"the folder {origin.folder}"),
+                         "source": _fits(origin.source, f"the source of {origin.doc_id}"), "seq": self._seq[key],
+                         DUMMY: [0.0, 0.0]})
+        for begin in range(0, len(rows), WRITE_BATCH):
+            self.client.upsert(self.collections.origins, rows[begin : begin + WRITE_BATCH])
 
     def remove(self, doc_ids: Iterable[str]) -> list[str]:
         """Delete documents (row first, so they vanish at once), then their texts and chunks."""
@@ -375,6 +461,7 @@ class MilvusIndexWriter:
                 removed.append(doc_id)
             self.client.delete(self.collections.texts, filter=f"doc_id == {json.dumps(doc_id)}")
             self.client.delete(self.collections.chunks, filter=f"doc_id == {json.dumps(doc_id)}")
+            self.client.delete(self.collections.origins, filter=f"doc_id == {json.dumps(doc_id)}")
         return removed
 
     def split_known(self, documents: Sequence[Document]) -> tuple[list[Document], list[tuple[str, str]], bool]:
@@ -440,30 +527,85 @@ class MilvusIndexWriter:
             self.client.flush(collection)
 
 
-def update_milvus_index(
+def update_milvus_index(uri: str, embedder: Embedder, *, add: Iterable[Document] = (), remove: Iterable[str] = (),
+                        **options) -> UpdateReport:
+    """`embeddings.index.update_index` for a Milvus index: add and remove documents; only new chunks are embedded.
+    `options` are those of `sync_milvus_index`: name, chunking, rebuild, index_type, progress, on_progress, client."""
+    return sync_milvus_index(uri, embedder, add=add, remove=remove, **options).update
+
+
+def sync_milvus_index(
     uri: str,
     embedder: Embedder,
     *,
     name: str = DEFAULT_COLLECTION,
     add: Iterable[Document] = (),
     remove: Iterable[str] = (),
+    files: Iterable[SourceFile] = (),
+    mirror: Iterable[str] = (),
+    remove_paths: Iterable[str] = (),
+    strict: bool = False,
     chunking: ChunkingSettings | None = None,
     rebuild: bool = False,
     index_type: str = "FLAT",
     progress: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
     client=None,
-) -> UpdateReport:
-    """`embeddings.index.update_index` for a Milvus index: add and remove documents; only new chunks are embedded."""
+) -> SyncReport:
+    """`embeddings.index.sync_index` for a Milvus index, with the same origin rules (`plan_origins`); not atomic
+    as a whole (see the module docstring), but an unknown id or path under `strict` still changes nothing."""
     started = time.monotonic()
     uri = check_uri(uri)
     client = connect(uri) if client is None else client
     writer = MilvusIndexWriter(client, uri, name, embedder.name, embedder.dimension, chunking=chunking,
                                rebuild=rebuild, index_type=index_type)
+    old = writer.origin_rows()
+    remove, remove_paths = list(dict.fromkeys(remove)), list(dict.fromkeys(remove_paths))
+    if strict:
+        held = writer.index._document_rows(remove, ["doc_id"]) if remove else {}
+        missing = [d for d in remove if d not in held]
+        missing += [p for p in remove_paths if not any(is_under(r.path, p) for r in old)]
+        if missing:
+            raise IndexRemoveError(f"not in the index: {', '.join(missing)}; nothing was changed")
     removed = writer.remove(remove)
-    fresh, duplicates, alias_added = writer.split_known(list(add))
-    chunks = [chunk_document(d, max_words=writer.chunking.max_words, overlap_sentences=writer.chunking.overlap_sentences)
-              for d in fresh]
+    old = [r for r in old if r.doc_id not in set(remove)]
+    pairs = [(document, None) for document in add] + [(document, file) for file in files for document in file.documents]
+    rows = writer.index._document_rows({d.doc_id for d, _ in pairs}, DOCUMENT_FIELDS + ["parts"])
+    tracker, fresh, chunks, duplicates, plain, names, inserted = OriginTracker(), [], [], [], set(), {}, set()
+    for document, file in pairs:
+        if file is None:
+            plain.add(document.doc_id)
+        if document.doc_id in rows or document.doc_id in inserted:
+            if file is None:
+                duplicates.append((document.source, document.doc_id))
+            else:
+                tracker.see(file, document, new_chunks=None)
+            if document.doc_id in rows:
+                names.setdefault(document.doc_id, set()).add(document.source)
+            continue
+        inserted.add(document.doc_id)
+        fresh.append(document)
+        chunks.append(chunk_document(document, max_words=writer.chunking.max_words,
+                                     overlap_sentences=writer.chunking.overlap_sentences))
+        if file is not None:
+            tracker.see(file, document, new_chunks=len(chunks[-1]))
+    done = _embed_and_write(writer, embedder, fresh, chunks, progress, on_progress)
+    plan = plan_origins(old, tracker, mirror=mirror, remove_paths=remove_paths, keep=plain)
+    writer.apply_origin_rows(plan)
+    removed += writer.remove(plan.remove_documents)
+    files_done, rows_changed = _refresh_documents(writer, plan, tracker, rows, names,
+                                                  skip={*removed, *(d.doc_id for d in fresh)})
+    writer.flush()
+    changed = bool(removed or fresh or plan.delete or plan.update or plan.insert or rows_changed)
+    report = UpdateReport(added=tuple(d.doc_id for d in fresh), duplicates=tuple(duplicates) + plan.duplicates,
+                          removed=tuple(removed), chunks_embedded=done, seconds=time.monotonic() - started,
+                          changed=changed)
+    return SyncReport(report, files_done, tracker.embedded)
+
+
+def _embed_and_write(writer: MilvusIndexWriter, embedder: Embedder, fresh: list[Document], chunks: list[list[Chunk]],
+                     progress: bool, on_progress: Callable[[int, int], None] | None) -> int:
+    """Embed the new documents' chunks in groups of about WRITE_BATCH and write them; returns the chunks written."""
     total = sum(len(c) for c in chunks)
     done, group, bar = 0, [], _bar(total, progress)
     for position, document in enumerate(fresh):
@@ -481,10 +623,43 @@ def update_milvus_index(
             group = []
     if bar is not None:
         bar.close()
-    writer.flush()
-    return UpdateReport(added=tuple(d.doc_id for d in fresh), duplicates=tuple(duplicates), removed=tuple(removed),
-                        chunks_embedded=done, seconds=time.monotonic() - started,
-                        changed=bool(removed or fresh or alias_added))
+    return done
+
+
+def _refresh_documents(writer: MilvusIndexWriter, plan: OriginPlan, tracker: OriginTracker, rows: dict[str, dict],
+                       names: dict[str, set[str]], *, skip: set[str]) -> tuple[dict[str, str], bool]:
+    """Rewrite the rows of documents already held whose names (`sources`) or metadata (from their first origin)
+    changed; returns each file's outcome (a file whose documents only changed metadata is "replaced") and
+    whether any row changed."""
+    stale: dict[str, set[str]] = {}
+    for doc_id, source in plan.stale_aliases:
+        stale.setdefault(doc_id, set()).add(source)
+    targets = [d for d in dict.fromkeys([*names, *plan.first, *stale]) if d not in skip]
+    rows = {**rows, **writer.index._document_rows([d for d in targets if d not in rows], DOCUMENT_FIELDS + ["parts"])}
+    files, changed, updated = dict(plan.files), False, []
+    for doc_id in targets:
+        row = rows.get(doc_id)
+        if row is None:
+            continue
+        stored = (row["title"], row["date"] or None, row["source"], row["url"] or None, tuple(json.loads(row["page_starts"])))
+        first = plan.first.get(doc_id)
+        wanted = stored if first is None else tracker.wanted_metadata(stored, first)
+        before = json.loads(row["sources"])
+        sources = (set(before) | names.get(doc_id, set())) - stale.get(doc_id, set())
+        if wanted != stored:
+            sources.add(wanted[2])
+        if wanted == stored and sorted(sources) == sorted(before):
+            continue
+        updated.append({**{key: row[key] for key in DOCUMENT_FIELDS + ["parts"]},
+                        "title": _fits(wanted[0], f"the title of {doc_id}"), "date": wanted[1] or "",
+                        "source": _fits(wanted[2], f"the source of {doc_id}"), "url": _fits(wanted[3] or "", f"the url of {doc_id}"),
+                        "page_starts": json.dumps(list(wanted[4])), "sources": json.dumps(sorted(sources)), DUMMY: [0.0, 0.0]})
+        changed = True
+        if wanted != stored:
+            plan.edited(doc_id, files)
+    for begin in range(0, len(updated), WRITE_BATCH):
+        writer.client.upsert(writer.collections.documents, updated[begin : begin + WRITE_BATCH])
+    return files, changed
 
 
 def _bar(total: int, show: bool):

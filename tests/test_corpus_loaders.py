@@ -12,7 +12,6 @@ import pytest
 
 from corpus import CorpusError, Document, FileSkipped, LoadReport, load_default_corpus, load_file, load_path
 from corpus.documents import document_id
-from corpus.loaders import default_corpus_dir
 
 BODY = "The council met on Monday. It approved the budget."
 
@@ -72,20 +71,19 @@ def only(documents: list[Document]) -> Document:
 # --- the bundled seed articles ---------------------------------------------------------------------
 
 
-def test_seed_articles_load_with_date_and_first_sentence_title() -> None:
+def test_seed_articles_load_with_their_header_metadata() -> None:
     documents = load_default_corpus()
     assert len(documents) == 2
-    names = sorted(path.name for path in default_corpus_dir().iterdir())
-    assert [document.source for document in documents] == names
     for document in documents:
-        assert document.date == "2025-01-24"
-        assert not document.text.startswith(("date", " "))
+        assert document.date == "2025-01-24" and document.url and document.source == document.url
+        assert not document.text.startswith(("date", "title", "url", " "))
         assert document.doc_id == document_id(document.text)
-        assert len(document.title) <= 80
-        assert document.title.endswith("…")
-        assert document.text.startswith(document.title[:-1].rstrip())
-    assert documents[0].title.startswith("Allies of Donald Trump are annoyed that “First Buddy” Elon Musk")
-    assert documents[1].title.startswith("Billionaire DOGE director Elon Musk")
+    assert documents[0].title == "Musk continues to overstep his authority and Trump is pissed"  # its page's headline
+    assert documents[0].text.startswith("Allies of Donald Trump are annoyed that “First Buddy” Elon Musk")
+    # no headline known for the second: the title is its first sentence, cut to 80 characters
+    assert documents[1].title.endswith("…") and len(documents[1].title) <= 80
+    assert documents[1].text.startswith(documents[1].title[:-1].rstrip())
+    assert documents[1].text.startswith("Billionaire DOGE director Elon Musk")
 
 
 def test_corpus_package_import_stays_light() -> None:
@@ -176,11 +174,10 @@ PAGE = """<!doctype html>
 
 def test_html_text_drops_markup_scripts_and_styles(tmp_path: Path) -> None:
     document = only(load_file(write(tmp_path / "page.html", PAGE)))
-    assert document.title == "Budget & Council"
+    assert document.title == "The Headline"  # trafilatura: a page's one <h1> goes before its <title>
     assert document.date == "2024-03-05"
-    assert document.text == (
-        "The Headline\n\nCafé owners “welcomed” it — said <Ann>.\n\nLine one\nline two\n\nFirst\n\nSecond"
-    )
+    # The main text (trafilatura): the bare heading and the trailing list outside the text are not kept.
+    assert document.text == "Café owners “welcomed” it — said <Ann>.\n\nLine one\nline two"
     for hidden in ("color", "not text", "JavaScript", "Hidden template", "<p>", "Budget"):
         assert hidden not in document.text
 
@@ -418,8 +415,8 @@ def test_load_file_refuses_folders_and_unsupported_types(tmp_path: Path) -> None
     with pytest.raises(CorpusError, match="folder"):
         load_file(tmp_path)
     with pytest.raises(FileSkipped) as caught:
-        load_file(write(tmp_path / "a.docx", b"PK"))
-    assert caught.value.reason == "unsupported type .docx"
+        load_file(write(tmp_path / "a.rtf", b"{\\rtf1 x}"))
+    assert caught.value.reason == "unsupported type .rtf"
 
 
 def test_report_is_frozen() -> None:
@@ -432,7 +429,7 @@ def test_report_is_frozen() -> None:
 def test_html_hidden_elements_do_not_supply_the_title(tmp_path: Path) -> None:
     page = "<body><svg><title>icon</title></svg><h1>Real &amp; Title</h1><p>Text.</p></body>"
     document = only(load_file(write(tmp_path / "page.html", page)))
-    assert (document.title, document.text) == ("Real & Title", "Real & Title\n\nText.")
+    assert (document.title, document.text) == ("Real & Title", "Text.")  # main text (trafilatura): no heading
 
 
 def test_html_pre_keeps_its_whitespace(tmp_path: Path) -> None:
@@ -444,7 +441,7 @@ def test_html_pre_keeps_its_whitespace(tmp_path: Path) -> None:
 def test_the_supported_suffixes_are_exactly_those_a_loader_reads(tmp_path):
     from corpus.loaders import HTML_SUFFIXES, RECORD_SUFFIXES, SUPPORTED_SUFFIXES, TEXT_SUFFIXES, load_path
 
-    assert sorted(SUPPORTED_SUFFIXES) == sorted(TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES | {".pdf"})
+    assert sorted(SUPPORTED_SUFFIXES) == sorted(TEXT_SUFFIXES | HTML_SUFFIXES | RECORD_SUFFIXES | {".pdf", ".docx"})
     odd = tmp_path / "notes.rtf"
     odd.write_text("A note in another format.", encoding="utf-8")
     assert [skip.path for skip in load_path(odd).skipped] == [str(odd)]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -12,10 +12,13 @@ from qa.cli.options import UsageError, add_index_flags, add_index_type_flag, con
 
 
 def add_index(sub) -> None:
-    p = sub.add_parser("index", help="add files or folders to an index (txt, md, html, pdf, json, jsonl)")
-    p.add_argument("paths", nargs="*", help="files or folders to add")
+    p = sub.add_parser("index", help="add files or folders to an index (txt, md, html, pdf, json, jsonl); "
+                                     "a folder is mirrored: its new files added, changed ones replaced, gone ones removed")
+    p.add_argument("paths", nargs="*", help="files to add, or folders to mirror")
     add_index_flags(p)
-    p.add_argument("--remove", action="append", default=[], metavar="DOC_ID", help="remove a document (repeatable)")
+    p.add_argument("--remove", action="append", default=[], metavar="DOC_ID|PATH",
+                   help="remove a document, or the documents that came from a file or folder (repeatable); "
+                        "one not in the index is an error that changes nothing")
     p.add_argument("--rebuild", action="store_true", help="start from an empty index instead of adding to it")
     history = p.add_mutually_exclusive_group()
     history.add_argument("--repair", action="store_true",
@@ -34,19 +37,41 @@ def add_index(sub) -> None:
                    help="--ray: embedding actors, each loading the model once (default: one per CPU of the cluster)")
 
 
+DOC_ID = re.compile(r"[0-9a-f]{16}")
+
+
 def _print_skipped(report) -> None:
+    """Each file skipped, with its reason, and each remark on a file that loaded (e.g. an HTML fallback)."""
     for skipped in report.skipped if report is not None else ():
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    for note in getattr(report, "notes", ()):
+        print(f"note {note.path}: {note.note}", file=sys.stderr)
+
+
+def _removals(values: list[str]) -> tuple[list[str], list[str]]:
+    """`--remove` values as (document ids, absolute paths): a value is an id when it looks like one (16 hex digits)
+    and names no file or folder here. A folder is named resolved (as the folders indexed are), a file or a path
+    that is gone by its resolved folder and its own name (as the files indexed are)."""
+    ids, paths = [], []
+    for value in values:
+        path = Path(value).expanduser()
+        if DOC_ID.fullmatch(value) and not path.exists():
+            ids.append(value)
+        else:
+            path = path.absolute()
+            paths.append(str(path.resolve() if path.is_dir() else path.parent.resolve() / path.name))
+    return ids, paths
 
 
 def run_index(args, models) -> int:
-    from corpus.loaders import stream_path
-    from qa.indexing.stores import write_index
+    """`citeqa index PATH... --index X`: one atomic write. A folder is mirrored (only what came from it changes);
+    a file is added; `--remove` takes document ids and paths, and an unknown one changes nothing."""
+    from qa.indexing.stores import SourceFiles, index_exists, sync_index
 
     if args.repair or args.undo:
         return run_index_history(args, models)
     if not args.paths and not args.remove:
-        raise UsageError("nothing to do: give files or folders to index, or --remove DOC_ID")
+        raise UsageError("nothing to do: give files or folders to index, or --remove DOC_ID|PATH")
     config = config_from(args)
     for path in args.paths:
         if not Path(path).exists():
@@ -55,28 +80,45 @@ def run_index(args, models) -> int:
         raise UsageError("--workers is for --ray indexing")
     if args.ray is not None:
         return run_index_ray(args, config, models)
-    report = stream_path(*args.paths) if args.paths else None  # documents stream: huge inputs stay out of memory
-    documents = iter(report) if report is not None else iter(())
-    first = next(documents, None)
-    if args.paths and first is None and not args.remove:
-        _print_skipped(report)
-        raise UsageError(f"nothing could be indexed from {', '.join(args.paths)}: the index is unchanged")
-    documents = itertools.chain([first], documents) if first is not None else documents
-    update, where = write_index(config.index_target, models.embedder(config), add=documents, remove=args.remove,
-                                 rebuild=args.rebuild, wait_seconds=args.wait, progress=True)
-    _print_skipped(report)
-    duplicates = list(report.duplicates) if report else []
-    duplicates += [d for d in update.duplicates if d not in duplicates]
-    for source, doc_id in duplicates:
+    embedder = models.embedder(config)
+    sources = SourceFiles(args.paths)  # documents stream, file by file: huge inputs stay out of memory
+    found, files = sources.peeked()
+    nothing = f"nothing could be indexed from {', '.join(args.paths)}: the index is unchanged"
+    if args.paths and not found and not args.remove and not (sources.folders and index_exists(config.index_target, embedder)):
+        _print_skipped(sources)
+        raise UsageError(nothing)
+    remove_ids, remove_paths = _removals(args.remove)
+    sync, where = sync_index(config.index_target, embedder, files=files, mirror=sources.folders, remove=remove_ids,
+                             remove_paths=remove_paths, strict=True, rebuild=args.rebuild, wait_seconds=args.wait,
+                             progress=True)
+    update = sync.update
+    _print_skipped(sources)
+    for label, doc_id, path in sources.duplicates:
+        if sync.files.get(path) in ("added", "replaced"):
+            print(f"duplicate {label}: same text as document {doc_id}, indexed once")
+    for source, doc_id in update.duplicates:
         print(f"duplicate {source}: same text as document {doc_id}, indexed once")
-    missing = sorted(set(args.remove) - set(update.removed))
-    for doc_id in missing:
-        print(f"not in the index: {doc_id}", file=sys.stderr)
-    print(
-        f"{where}: added {len(update.added)} documents ({update.chunks_embedded} chunks embedded), "
-        f"removed {len(update.removed)}, skipped {len(report.skipped) if report else 0} files in {update.seconds:.1f} s"
-    )
-    return 1 if missing and not update.changed else 0
+    if args.paths and not found and not args.remove and not update.changed:
+        raise UsageError(nothing)
+    _print_index_summary(args, sources, sync, where)
+    return 0
+
+
+def _print_index_summary(args, sources, sync, where: str) -> None:
+    """One line per folder mirrored ("FOLDER → X: 3 added, 1 replaced, 0 renamed, 2 removed, 40 unchanged",
+    counting files), then the write's totals; a single folder and nothing else shares one line with them."""
+    update = sync.update
+    folders = [(given, folder) for given, folder in zip((p for p in args.paths if Path(p).is_dir()), sources.folders)]
+    lines = [f"{given} → {where}: " + ", ".join(f"{n} {outcome}" for outcome, n in sync.counts(folder).items())
+             for given, folder in folders]
+    totals = (f"added {len(update.added)} documents ({update.chunks_embedded} chunks embedded), "
+              f"removed {len(update.removed)}, skipped {len(sources.skipped)} files in {update.seconds:.1f} s")
+    if len(lines) == 1 and len(args.paths) == 1 and not args.remove:
+        print(f"{lines[0]}; {totals}")
+        return
+    for line in lines:
+        print(line)
+    print(f"{where}: {totals}")
 
 
 def run_index_history(args, models) -> int:

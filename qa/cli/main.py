@@ -7,6 +7,7 @@ import sys
 
 from qa.cli.ask_command import add_ask, run_ask
 from qa.cli.eval_command import add_eval, run_eval
+from qa.cli.export_command import add_export, run_export
 from qa.cli.index_commands import add_index, add_info, run_index, run_info
 from qa.cli.options import Models, UsageError, set_offline_environment
 from qa.cli.serve_command import add_serve, run_serve
@@ -28,6 +29,7 @@ from qa.cli.training_commands import (
 # name: (adds the subparser, runs it)
 COMMANDS = {
     "index": (add_index, run_index), "ask": (add_ask, run_ask), "info": (add_info, run_info),
+    "export": (add_export, run_export),
     "eval": (add_eval, run_eval), "serve": (add_serve, run_serve),
     "train-reader": (add_train_reader, run_train_reader), "export-reader": (add_export_reader, run_export_reader),
     "average-readers": (add_average_readers, run_average_readers),

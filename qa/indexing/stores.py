@@ -1,10 +1,14 @@
-"""Which store an index lives in: open it and write to it, FAISS folder or Milvus alike."""
+"""Which store an index lives in: open it and write to it, FAISS folder or Milvus alike; and the files and
+folders a write reads, each document with the file it came from (`SourceFiles`), for `sync_index`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import itertools
+import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from corpus.chunking import ChunkingSettings
 from corpus.documents import Document
@@ -12,6 +16,9 @@ from embeddings.cache import cache_root
 from embeddings.embedder import Embedder
 from embeddings.passage_index import PassageIndex, UpdateReport
 from embeddings.store import INDEX_TYPES
+
+if TYPE_CHECKING:  # the FAISS index module loads when a write or a read needs it
+    from embeddings.index import SourceFile, SyncReport
 
 STORES = ("faiss", "milvus")
 DEFAULT_MILVUS_FILE = "milvus.db"
@@ -118,3 +125,105 @@ def write_index(target: IndexTarget, embedder: Embedder, *, add: Iterable[Docume
     report = update_milvus_index(where.uri, embedder, name=where.location, add=add, remove=remove,
                                  chunking=where.chunking, rebuild=rebuild, progress=progress, on_progress=on_progress)
     return report, describe(where)
+
+
+def index_exists(target: IndexTarget, embedder: Embedder) -> bool:
+    """Whether the index a target names is there already (the bundled one always is: it is built on first use)."""
+    if target.bundled:
+        return True
+    where = resolved(target, embedder)
+    if where.store == "faiss":
+        from embeddings.index import CURRENT, GENERATION_NAME
+
+        root = Path(where.location)
+        return (root / CURRENT).exists() or any(GENERATION_NAME.fullmatch(p.name) for p in root.glob("gen-??????"))
+    from embeddings.milvus_index import Collections, read_manifest
+    from embeddings.milvus_store import connect
+
+    return read_manifest(connect(where.uri), Collections(where.location)) is not None
+
+
+def sync_index(target: IndexTarget, embedder: Embedder, *, files: Iterable[SourceFile] = (), mirror: Iterable[str] = (),
+               add: Iterable[Document] = (), remove: Iterable[str] = (), remove_paths: Iterable[str] = (),
+               strict: bool = False, rebuild: bool = False, wait_seconds: float = 0.0, progress: bool = False,
+               on_progress: Callable[[int, int], None] | None = None) -> tuple[SyncReport, str]:
+    """`write_index` knowing which file each document came from (`embeddings.index.sync_index`): files under the
+    `mirror` folders that gave nothing are dropped, `remove_paths` (absolute files or folders) remove what came
+    from them; `strict` makes an unknown id or path an `IndexRemoveError`. Returns the report and where the index is."""
+    if target.bundled:
+        ensure_bundled_index(target, embedder)
+    where = resolved(target, embedder)
+    options = dict(add=add, remove=remove, files=files, mirror=mirror, remove_paths=remove_paths, strict=strict,
+                   chunking=where.chunking, rebuild=rebuild, progress=progress, on_progress=on_progress)
+    if where.store == "faiss":
+        from embeddings.index import sync_index as sync_folder_index
+
+        report = sync_folder_index(where.location, embedder, wait_seconds=wait_seconds, index_type=where.index_type,
+                                   **options)
+        return report, describe(where)
+    from embeddings.milvus_index import sync_milvus_index
+
+    return sync_milvus_index(where.uri, embedder, name=where.location, **options), describe(where)
+
+
+class SourceFiles:
+    """The files of the given paths as `SourceFile`s, read one at a time (huge files stream in parts).
+
+    A folder gives its files (recursively, hidden names skipped), each document's source its path relative to
+    that folder (unless the file states one or has a URL); a file given alone gives itself, shown by its name.
+    File paths are absolute, under the folder as given (a symlinked file keeps its place in the folder); a file
+    reached twice is read once. `folders` are the folders given (absolute, resolved: the ones a sync mirrors);
+    `skipped` (`corpus.loaders.SkippedFile`) and `duplicates` (label, doc_id, file path: a text repeated inside
+    one file) and `notes` fill in as the files are read.
+    """
+
+    def __init__(self, paths: Iterable[str | os.PathLike[str]]):
+        from corpus.errors import CorpusError
+
+        self.paths = [Path(p) for p in paths]
+        for path in self.paths:
+            if not path.exists():
+                raise CorpusError(f"no such file or folder: {path}")
+        self.folders = [str(p.resolve()) for p in self.paths if p.is_dir()]
+        self.skipped: list = []
+        self.notes: list = []  # `corpus.loaders.FileNote`: files that loaded with a remark (e.g. an HTML fallback)
+        self.duplicates: list[tuple[str, str, str]] = []
+
+    def __iter__(self) -> Iterator[SourceFile]:
+        from corpus.files import files_under
+        from embeddings.index import SourceFile
+
+        seen: set[Path] = set()
+        for given in self.paths:
+            if given.is_dir():
+                folder = given.resolve()
+                entries = [(file, folder / file.relative_to(given), folder, given) for file in files_under(given)]
+            else:
+                folder = given.absolute().parent.resolve()
+                entries = [(given, folder / given.name, folder, None)]
+            for file, path, folder, relative_to in entries:
+                if path in seen:
+                    continue
+                seen.add(path)
+                yield SourceFile(str(path), str(folder), self._documents(file, str(path), relative_to))
+
+    def _documents(self, file: Path, path: str, relative_to: Path | None) -> Iterator[Document]:
+        from corpus.loaders import stream_path
+
+        stream = stream_path(file, relative_to=relative_to)
+        yield from stream
+        self.skipped.extend(stream.skipped)
+        self.notes.extend(stream.notes)
+        self.duplicates.extend((label, doc_id, path) for label, doc_id in stream.duplicates)
+
+    def peeked(self) -> tuple[bool, Iterator[SourceFile]]:
+        """(whether any file gives a document, the files to write): reads up to the first document, and the
+        files before it (which gave none) are left out."""
+        files = iter(self)
+        for file in files:
+            documents = iter(file.documents)
+            first = next(documents, None)
+            if first is not None:
+                head = replace(file, documents=itertools.chain([first], documents))
+                return True, itertools.chain([head], files)
+        return False, iter(())

@@ -28,7 +28,7 @@ from corpus.loaders import load_path  # noqa: E402
 from embeddings.sparse import BM25Index  # noqa: E402
 from qa.answering.pipeline import EmptyQuestionError, clean_question  # noqa: E402
 
-SUFFIXES = [".txt", ".md", ".html", ".htm", ".pdf", ".json", ".jsonl"]
+SUFFIXES = [".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".json", ".jsonl"]
 SEEDS = [p.read_bytes() for p in sorted((ROOT / "corpus" / "articles").glob("*.txt"))]
 HEADERS = [b"%PDF-1.4\n", b"<html><script>", b'{"text": "', b"\xef\xbb\xbf date 2025-01-01\n", b"\xff\xfe", b"[", b""]
 
