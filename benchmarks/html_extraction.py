@@ -127,7 +127,7 @@ def score(name: str, extract: Callable[[str], HtmlPage], pages: dict[str, str], 
         precision, recall = page_precision(*counts[key]), page_recall(*counts[key])
         per_page.append({"key": key, "precision": None if precision is None else round(precision, 4),
                          "recall": None if recall is None else round(recall, 4),
-                         "chars": len(page.text), "true_chars": len(truth[key]), "title": page.title,
+                         "chars": len(page.text), "true_chars": len(truth[key]), "has_title": bool(page.title),
                          "date": page.date, "fallback": page.note})
     n = len(results)
     row = {"name": name, **aggregate(list(counts.values())), **bootstrap_ci(list(counts.values())),
