@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from qa.cli.ask_command import add_ask, run_ask
+from qa.cli.chat_command import add_chat, run_chat
 from qa.cli.eval_command import add_eval, run_eval
 from qa.cli.export_command import add_export, run_export
 from qa.cli.index_commands import add_index, add_info, run_index, run_info
@@ -28,7 +29,7 @@ from qa.cli.training_commands import (
 
 # name: (adds the subparser, runs it)
 COMMANDS = {
-    "index": (add_index, run_index), "ask": (add_ask, run_ask), "info": (add_info, run_info),
+    "index": (add_index, run_index), "ask": (add_ask, run_ask), "chat": (add_chat, run_chat), "info": (add_info, run_info),
     "export": (add_export, run_export),
     "eval": (add_eval, run_eval), "serve": (add_serve, run_serve),
     "train-reader": (add_train_reader, run_train_reader), "export-reader": (add_export_reader, run_export_reader),

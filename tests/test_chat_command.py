@@ -1,0 +1,110 @@
+"""`citeqa chat` on a real index and a real tiny reader, with typed lines coming from a fake stdin."""
+
+import io
+import sys
+
+import pytest
+
+from qa.answering import pipeline
+from qa.cli import main
+
+
+@pytest.fixture
+def chat(built_index, tiny_reader_dir, embedder, monkeypatch, tmp_path):
+    """Runs `citeqa chat` over `lines` (a string, or a stdin-like object); counts the models built."""
+    monkeypatch.setenv("CITEQA_CACHE", str(tmp_path / "cache"))
+    built = {"assistants": 0, "readers": 0}
+    original_from_config, original_reader = pipeline.Assistant.from_config, pipeline.reader_from_config
+
+    def counting_from_config(config=None, **kwargs):
+        built["assistants"] += 1
+        return original_from_config(config, **kwargs)
+
+    def counting_reader(config):
+        built["readers"] += 1
+        return original_reader(config)
+
+    monkeypatch.setattr(pipeline.Assistant, "from_config", counting_from_config)
+    monkeypatch.setattr(pipeline, "reader_from_config", counting_reader)
+
+    def run(lines):
+        monkeypatch.setattr("sys.stdin", io.StringIO(lines) if isinstance(lines, str) else lines)
+        code = main(["chat", "--index", str(built_index), "--reader", str(tiny_reader_dir), "--threshold=-inf"],
+                    embedder=embedder)
+        return code, built
+
+    return run
+
+
+def error_lines(err: str) -> list[str]:
+    """The chat's own error lines (the reader's loading progress also goes to stderr)."""
+    return [line for line in err.splitlines() if line.startswith("citeqa")]
+
+
+def answer_blocks(out: str) -> int:
+    return sum(1 for line in out.splitlines() if line.lstrip("> ").startswith("[1] "))
+
+
+def test_questions_and_a_followup_in_one_session(chat, capsys):
+    code, built = chat("Where is the data center?\nWho funds it?\n\nquit\nWhere did the volcano erupt?\n")
+    out, err = capsys.readouterr()
+    assert code == 0 and error_lines(err) == []
+    assert out.startswith("citeqa chat over 3 documents (")
+    assert "Ctrl-D to end" in out.splitlines()[0]
+    assert answer_blocks(out) == 2  # the empty line is skipped, nothing after quit is read
+    assert out.count("(searched together with: ") == 1
+    assert "(searched together with: Where is the data center?)" in out
+    assert out.index("(searched together with:") > out.index("[1] ")  # the second question's, not the first's
+    assert built == {"assistants": 1, "readers": 1}
+
+
+def test_end_of_input_ends_the_chat(chat, capsys):
+    code, built = chat("What is the prize fund?\n")
+    out, _ = capsys.readouterr()
+    assert code == 0 and answer_blocks(out) == 1 and "searched together" not in out
+    assert built["assistants"] == 1
+
+
+def test_a_bad_question_is_one_line_and_the_chat_goes_on(chat, capsys):
+    code, _ = chat("\x01\x02\nWhere did the volcano erupt?\nexit\n")
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert error_lines(err) == ["citeqa: the question is empty: type a question about the documents"]
+    assert answer_blocks(out) == 1
+
+
+class InterruptedInput(io.StringIO):
+    """Typed lines, then Ctrl-C."""
+
+    def readline(self, *args):
+        line = super().readline(*args)
+        if not line:
+            raise KeyboardInterrupt
+        return line
+
+
+def test_ctrl_c_ends_the_chat_quietly(chat, capsys):
+    code, _ = chat(InterruptedInput("Where is the data center?\n"))
+    out, err = capsys.readouterr()
+    assert code == 0 and error_lines(err) == [] and answer_blocks(out) == 1
+    assert out.endswith("\n")
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_history_is_kept_in_the_cache_on_a_terminal(chat, capsys, tmp_path, monkeypatch):
+    pytest.importorskip("readline")
+    monkeypatch.setenv("TERM", "dumb")
+    code, _ = chat(FakeTerminal("Where is the data center?\n"))
+    assert code == 0 and answer_blocks(capsys.readouterr().out) == 1
+    assert (tmp_path / "cache" / "chat_history").is_file()
+
+
+def test_a_missing_readline_never_stops_the_chat(chat, capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "readline", None)  # `import readline` raises ImportError
+    code, _ = chat(FakeTerminal("Where is the data center?\n"))
+    assert code == 0 and answer_blocks(capsys.readouterr().out) == 1
+    assert not (tmp_path / "cache" / "chat_history").exists()
