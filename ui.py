@@ -441,6 +441,53 @@ CSS = """
 #citeqa-header { gap: 0; }
 #citeqa-header h1 { margin-bottom: 0; }
 #citeqa-header p { margin-top: 2px; color: var(--body-text-color-subdued); }
+@media (max-width: 700px) {
+  /* A phone: the documents table shows title and date (kept on one line); Passages and Source are hidden.
+     Gradio's table is a header <table> (with a hidden sizing body) plus rows of div cells, all sized by inline widths. */
+  #citeqa-docs th.header-cell:nth-child(n+3), #citeqa-docs td:nth-child(n+3),
+  #citeqa-docs .virtual-row > .body-cell:nth-child(n+3) { display: none !important; }
+  #citeqa-docs table.header-table, #citeqa-docs .virtual-body { width: 100% !important; table-layout: fixed; }
+  #citeqa-docs th.header-cell:nth-child(1), #citeqa-docs td:nth-child(1),
+  #citeqa-docs .virtual-row > .body-cell:nth-child(1) {
+    width: auto !important; min-width: 0 !important; max-width: none !important; flex: 1 1 0 !important; }
+  #citeqa-docs th.header-cell:nth-child(2), #citeqa-docs td:nth-child(2),
+  #citeqa-docs .virtual-row > .body-cell:nth-child(2) { box-sizing: border-box;
+    width: 7.5rem !important; min-width: 7.5rem !important; max-width: 7.5rem !important; flex: 0 0 7.5rem !important; }
+  #citeqa-docs :is(th.header-cell, td, .virtual-row > .body-cell):nth-child(2) * { white-space: nowrap !important; }
+}
+"""
+
+# Runs once when the page loads. On a narrow screen (a phone) Gradio's sidebar opens over the whole chat, so it is
+# closed with its own toggle (still there to open it). After each reply the chat shows the reply's first line (the
+# answer) rather than the end of its last passage: the chatbot's own autoscroll is off (`autoscroll=False`).
+JS = """
+() => {
+  const closeSidebar = (tries) => {
+    const toggle = document.querySelector("#citeqa-settings.open > .toggle-button");
+    if (toggle) { toggle.click(); return; }
+    // Gradio marks the sidebar open only once it has mounted: wait for that (3 s at most).
+    if (tries > 0) setTimeout(() => closeSidebar(tries - 1), 100);
+  };
+  if (window.innerWidth < 700) closeSidebar(30);
+  let seen = 0;
+  const showLatest = () => {
+    const chat = document.querySelector("#citeqa-chat");
+    if (!chat) return;
+    const messages = chat.querySelectorAll(".message-row");
+    if (messages.length === seen) return;
+    seen = messages.length;
+    const last = messages[messages.length - 1];
+    if (!last) return;
+    let box = last.parentElement;
+    while (box && box !== chat && !(box.scrollHeight > box.clientHeight && /(auto|scroll)/.test(getComputedStyle(box).overflowY))) {
+      box = box.parentElement;
+    }
+    if (!box || box === chat) return;
+    const top = last.getBoundingClientRect().top - box.getBoundingClientRect().top;
+    box.scrollTop = box.scrollTop + top - 40;  // below the chat's toolbar
+  };
+  new MutationObserver(() => requestAnimationFrame(showLatest)).observe(document.body, { childList: true, subtree: true });
+}
 """
 
 
@@ -477,7 +524,7 @@ def build_app(service_or_assistant):
 def _settings_sidebar(gr, service: ChatService) -> list:
     """The sidebar's k, retrieval mode and abstention threshold: the chat's additional inputs."""
     shown_threshold = round(service.default_threshold, 2)  # the field's value: 2.94, not 2.9410853385925293
-    with gr.Sidebar(label="Settings", open=True, width=300):
+    with gr.Sidebar(label="Settings", open=True, width=300, elem_id="citeqa-settings"):
         gr.Markdown("### Settings")
         k = gr.Slider(1, MAX_K, value=service.config.k, step=1, label="Passages (k)",
                       info="How many retrieved passages the reader reads.")
@@ -510,6 +557,7 @@ def _chat(gr, service: ChatService, settings: list) -> None:
     gr.api(ask, api_name="ask", api_description="Answer a question from the indexed documents; returns the Answer as JSON.")
     chatbot = gr.Chatbot(
         label="citeqa", show_label=False, height="72vh", min_height=420, latex_delimiters=[], sanitize_html=True,
+        elem_id="citeqa-chat", autoscroll=False,
         placeholder="**Ask the articles.** Every answer is a span copied from a source, with its citation.",
     )
     gr.ChatInterface(
@@ -682,6 +730,7 @@ def launch(app, *, allowed: Sequence[str] | None = None, **kwargs):
     from starlette.middleware import Middleware
 
     kwargs.setdefault("css", CSS)
+    kwargs.setdefault("js", JS)
     kwargs.setdefault("theme", _theme())
     kwargs.setdefault("max_file_size", MAX_UPLOAD_BYTES)
     hosts = allowed if allowed is not None else allowed_hosts(kwargs.get("server_name") or "127.0.0.1")

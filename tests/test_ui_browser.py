@@ -9,6 +9,7 @@ The reader is the tiny random one (answers are arbitrary spans); set CITEQA_UI_R
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import socket
 from pathlib import Path
@@ -86,6 +87,7 @@ def test_chat_in_the_browser(browser, served, tmp_path):
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url)
     question_box = page.locator("#citeqa-question textarea")
+    expect(page.locator("#citeqa-settings")).to_have_class(re.compile(r"\bopen\b"))  # desktop: settings shown
 
     # Ask; the reply shows the answer in bold and the first source open with the span highlighted.
     question_box.fill(QUESTION)
@@ -140,4 +142,54 @@ def test_chat_in_the_browser(browser, served, tmp_path):
     assert page.locator(".bot img[src=x], .bot script").count() == 0
     assert page.evaluate("window.__citeqa_xss") is None
     assert dialogs == [] and errors == []
+    page.close()
+
+
+# Set CITEQA_UI_SCREENSHOT_PHONE=docs/chat-phone.png to refresh the phone picture.
+PHONE_SCREENSHOT = Path(os.environ.get("CITEQA_UI_SCREENSHOT_PHONE", Path(tempfile.gettempdir()) / "citeqa-chat-phone.png"))
+
+
+def test_chat_on_a_phone(browser, served):
+    """At 390×844 the settings sidebar starts closed (it would cover the chat), the reply's answer line stays in
+    view, and the documents table keeps its headers and dates on one line."""
+    from playwright.sync_api import expect
+
+    url, service = served
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    question_box = page.locator("#citeqa-question textarea")
+    expect(question_box).to_be_visible()
+    expect(page.locator("#citeqa-settings")).not_to_have_class(re.compile(r"\bopen\b"))
+    question_box.click(timeout=5_000)  # not covered by the sidebar
+
+    question_box.fill(QUESTION)
+    question_box.press("Enter")
+    expected, _ = service.ask(QUESTION)
+    reply = page.locator(".bot .message-content").last
+    answer = reply.locator("strong").first
+    expect(answer).to_have_text(ui.answer_line(expected.text), timeout=60_000)
+    page.wait_for_timeout(500)  # the scroll to the reply runs on the next frame
+    expect(page.locator("#citeqa-settings")).not_to_have_class(re.compile(r"\bopen\b"))  # still closed, long after load
+    chat_box = page.locator("#citeqa-chat .bubble-wrap").bounding_box()
+    answer_box = answer.bounding_box()
+    assert chat_box["y"] - 1 <= answer_box["y"] < chat_box["y"] + chat_box["height"]  # the answer line is in view
+    page.wait_for_timeout(300)
+    PHONE_SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(PHONE_SCREENSHOT))
+
+    page.get_by_role("tab", name="Documents").click(timeout=5_000)
+    docs = page.locator("#citeqa-docs")
+    date = docs.locator(".virtual-row .body-cell").filter(has_text="2025-01-24").first
+    expect(date).to_be_visible()
+    line = docs.locator(".virtual-row .body-cell span").filter(has_text="2025-01-24").first
+    line_height = float(line.evaluate("e => parseFloat(getComputedStyle(e).lineHeight) || 1.5 * parseFloat(getComputedStyle(e).fontSize)"))
+    assert line.bounding_box()["height"] < 1.6 * line_height  # "2025-01-24" on one line
+    date_box, row_box = date.bounding_box(), docs.bounding_box()
+    assert date_box["x"] + date_box["width"] <= row_box["x"] + row_box["width"] + 1  # not cut off at the right
+    for header in docs.locator("th.header-cell").all():
+        if header.is_visible():
+            assert header.bounding_box()["height"] < 2.6 * line_height, header.inner_text()
+    assert errors == []
     page.close()
