@@ -9,13 +9,14 @@ from corpus.documents import Chunk
 from embeddings.passage_index import StoredDocument
 
 
-def _finite_only(value):
+def json_ready(value):
+    """Plain data with non-finite floats as None, so it is strict JSON (which has no infinities)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {key: _finite_only(item) for key, item in value.items()}
+        return {key: json_ready(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_finite_only(item) for item in value]
+        return [json_ready(item) for item in value]
     return value
 
 
@@ -98,7 +99,7 @@ class Answer:
         data = asdict(self)
         data["abstained"] = self.abstained
         data["confidence"] = round(self.confidence, 4)
-        return _finite_only(data)
+        return json_ready(data)
 
     def __str__(self) -> str:
         if self.text is None:

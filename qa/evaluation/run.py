@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import platform
 import sys
@@ -24,7 +23,7 @@ from qa.indexing.bundled import bundled_index_dir
 from qa.indexing.stores import ensure_bundled_index
 from embeddings.index import CURRENT, FORMAT_VERSION
 from embeddings.passage_index import StoredDocument
-from qa.answering.types import Passage
+from qa.answering.types import Passage, json_ready
 from qa.evaluation.datasets import QAExample, QuestionSetError, load_questions, load_squad_paragraphs, spread
 from qa.evaluation.scoring import QuestionResult, build_report, finite_or_none, predictions_of, score_question, scoring_for
 
@@ -258,17 +257,6 @@ def evaluate(options: EvalOptions, config: Config | None = None, *, embedder=Non
                           scoring=scoring, settings=run_settings(options, config, answerer, setup, threshold, command),
                           versions=versions(), machine=machine())
     return EvalRun(report, results)
-
-
-def json_ready(value):
-    """The report with non-finite floats as null, so it is strict JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    return value
 
 
 def write_json(path: str | Path, data) -> None:
