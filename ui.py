@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.loaders import SUPPORTED_SUFFIXES
+from qa.answering.disagreement import differing_answers
 from qa.answering.followup import anchor_question, retrieval_query
 from qa.answering.retrievers import RETRIEVAL_MODES
 
@@ -84,6 +85,23 @@ def source_heading(number: int, citation) -> str:
     return heading
 
 
+def differing_block(answer) -> list[str]:
+    """When strong answers from different documents differ: "**Sources differ:**" with one line per answer
+    (`**answer** — title (date)`, newest first; bold, so an answer opening with "#" or "-" stays text) and,
+    when the newest is not the chosen answer, what it says; escaped. Empty otherwise (display only)."""
+    differing = differing_answers(answer)
+    if not differing:
+        return []
+    lines = []
+    for item in differing:
+        first = item.citations[0]
+        lines.append(f"- **{escape(answer_line(item.text))}** — {escape(first.title)} ({escape(first.date or 'undated')})")
+    parts = ["**Sources differ:**\n\n" + "\n".join(lines)]
+    if differing[0] is not answer:
+        parts.append(f"The newest source says: {escape(answer_line(differing[0].text))}")
+    return parts
+
+
 def render_answer(answer, *, followup_of: str | None = None) -> str:
     """The chat reply: the answer in bold with its confidence, then numbered collapsible sources (the first
     one open) with the answer span highlighted; or the abstention with the closest passages found.
@@ -95,6 +113,7 @@ def render_answer(answer, *, followup_of: str | None = None) -> str:
             parts.append("Closest passages found:")
     else:
         parts.append(f"**{escape(answer_line(answer.text))}** (confidence {answer.confidence:.0%})")
+        parts.extend(differing_block(answer))
         if answer.citations:
             parts.append("Sources:")
     for number, citation in enumerate(answer.citations, start=1):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from qa.answering.disagreement import differing_answers
 from qa.cli.options import add_answer_flags, add_index_flags, config_from, terminal_text
 
 
@@ -15,6 +16,22 @@ def add_ask(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the Answer as JSON")
 
 
+def differing_lines(answer) -> list[str]:
+    """When strong answers from different documents differ: "Sources differ:", one line per answer
+    (`answer — title (date)`, newest first) and, when the newest is not the chosen answer, what it says."""
+    differing = differing_answers(answer)
+    if not differing:
+        return []
+    lines = ["Sources differ:"]
+    for item in differing:
+        first = item.citations[0]
+        lines.append(f"  - {terminal_text(' '.join(item.text.split()))} — {terminal_text(first.title)} "
+                     f"({terminal_text(first.date or 'undated')})")
+    if differing[0] is not answer:
+        lines.append(f"The newest source says: {terminal_text(' '.join(differing[0].text.split()))}")
+    return lines
+
+
 def format_answer(answer, *, mark=("[[", "]]")) -> str:
     """The terminal rendering of an Answer: the answer, its score, numbered citations with the span marked."""
     lines = []
@@ -24,6 +41,7 @@ def format_answer(answer, *, mark=("[[", "]]")) -> str:
         lines.append(terminal_text(" ".join(answer.text.split())))
         read = f", {answer.passages_read} passage{'s' if answer.passages_read != 1 else ''} read" if answer.passages_read else ""
         lines.append(f"  confidence {answer.confidence:.0%} (score {answer.score:.2f}{read})")
+        lines.extend(differing_lines(answer))
     for number, citation in enumerate(answer.citations, start=1):
         head = f"[{number}] {terminal_text(citation.title)}"
         details = [terminal_text(d) for d in (citation.date, citation.source, f"page {citation.page}" if citation.page else None) if d]
