@@ -183,6 +183,7 @@ class ChatService:
         self.allow_writes = assistant.config.allow_uploads
         self.max_upload_chunks = assistant.config.max_upload_chunks
         self._job: IndexingJob | None = None
+        self._reloads = 0  # a count, not id(): an id can be reused by the next assistant once the old one is freed
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._current = assistant
@@ -238,7 +239,7 @@ class ChatService:
 
     def generation_label(self) -> int:
         """Changes whenever a write has replaced the served index (so the page knows to list it again)."""
-        return id(self._current)
+        return self._reloads
 
     def documents(self) -> list:
         """The indexed documents (StoredDocument), oldest first."""
@@ -254,6 +255,7 @@ class ChatService:
 
         fresh = Assistant.from_config(self.config, embedder=self.embedder, reader=self.reader)
         with self._lock:
+            self._reloads += 1
             self._current = fresh
             self._by_mode = {fresh.config.retrieval_mode: fresh}
 

@@ -337,16 +337,10 @@ def create_collections(client, collections: Collections, dimension: int, *, inde
     DataType = pymilvus_module().DataType
     Function, FunctionType = pymilvus_module().Function, pymilvus_module().FunctionType
 
-    def schema_with(fields):
-        return _schema_with(client, fields)
-
-    def metadata(name, fields):
-        _metadata_collection(client, name, fields)
-
     string = {"max_length": MAX_STRING_BYTES}
     if not client.has_collection(collections.chunks):
         analyzer = {"tokenizer": "standard", "filter": ["lowercase"]}  # the terms are analysed already
-        schema = schema_with([
+        schema = _schema_with(client, [
             (ID_FIELD, DataType.INT64, {"is_primary": True}),
             ("doc_id", DataType.VARCHAR, {"max_length": 64}),
             ("chunk_id", DataType.INT64, {}),
@@ -363,18 +357,18 @@ def create_collections(client, collections: Collections, dimension: int, *, inde
         params.add_index(field_name=SPARSE_FIELD, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
                          params={"bm25_k1": BM25_K1, "bm25_b": BM25_B})
         client.create_collection(collections.chunks, schema=schema, index_params=params, consistency_level="Strong")
-    metadata(collections.documents, [
+    _metadata_collection(client, collections.documents, [
         ("doc_id", DataType.VARCHAR, {"is_primary": True, "max_length": 64}),
         ("title", DataType.VARCHAR, string), ("date", DataType.VARCHAR, {"max_length": 64}),
         ("source", DataType.VARCHAR, string), ("url", DataType.VARCHAR, string),
         ("page_starts", DataType.VARCHAR, string), ("sources", DataType.VARCHAR, string),
         ("added", DataType.DOUBLE, {}), ("chunks", DataType.INT64, {}), ("parts", DataType.INT64, {}),
     ])
-    metadata(collections.texts, [
+    _metadata_collection(client, collections.texts, [
         ("key", DataType.VARCHAR, {"is_primary": True, "max_length": 80}),
         ("doc_id", DataType.VARCHAR, {"max_length": 64}), ("text", DataType.VARCHAR, string),
     ])
-    metadata(collections.meta, [("key", DataType.VARCHAR, {"is_primary": True, "max_length": 64}), ("value", DataType.VARCHAR, string)])
+    _metadata_collection(client, collections.meta, [("key", DataType.VARCHAR, {"is_primary": True, "max_length": 64}), ("value", DataType.VARCHAR, string)])
     create_origins_collection(client, collections)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from corpus.files import write_atomically
 from qa.answering.spans import decode_spans
 from qa.answering.types import Passage, Span
 
@@ -51,9 +51,7 @@ def record_settings(model_dir: Path, **settings) -> None:
     path = Path(model_dir) / "config.json"
     config = json.loads(path.read_text(encoding="utf-8"))
     config.setdefault("citeqa", {}).update(settings)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomically(path, [json.dumps(config, indent=2, sort_keys=True) + "\n"])
 
 
 @runtime_checkable

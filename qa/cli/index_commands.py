@@ -40,11 +40,11 @@ def add_index(sub) -> None:
 DOC_ID = re.compile(r"[0-9a-f]{16}")
 
 
-def _print_skipped(report) -> None:
+def _print_skipped(sources) -> None:
     """Each file skipped, with its reason, and each remark on a file that loaded (e.g. an HTML fallback)."""
-    for skipped in report.skipped if report is not None else ():
+    for skipped in sources.skipped:
         print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
-    for note in getattr(report, "notes", ()):
+    for note in sources.notes:
         print(f"note {note.path}: {note.note}", file=sys.stderr)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from corpus.chunking import ChunkingSettings
 from corpus.documents import Chunk, Document, document_id
-from corpus.files import sha256_file
+from corpus.files import sha256_file, write_atomically
 from embeddings.cache import cache_root
 from qa.answering.config import Config, embedder_from_config
 from qa.answering.pipeline import Assistant, EmptyQuestionError, PassageAnswerer
@@ -263,11 +263,7 @@ def write_json(path: str | Path, data) -> None:
     """`data` as strict JSON in UTF-8, written whole or not at all. A string holding a lone surrogate (a
     question read from a JSON "\\ud800" escape, a file name that is not UTF-8) cannot be UTF-8: such a
     character is written as its JSON escape, so the file stays valid and loads back to the same strings."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(json_ready(data), ensure_ascii=False, indent=2, allow_nan=False) + "\n"
     # non-ASCII characters occur only inside JSON strings, where backslashreplace's "\\udxxx" is the JSON escape
     # (as with any JSON writer, a lone high surrogate followed by a lone low one loads back as one character)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(text.encode("utf-8", errors="backslashreplace"))
-    os.replace(tmp, path)
+    write_atomically(path, [text], errors="backslashreplace")

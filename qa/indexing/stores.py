@@ -107,24 +107,13 @@ def describe(target: IndexTarget) -> str:
 
 
 def write_index(target: IndexTarget, embedder: Embedder, *, add: Iterable[Document] = (), remove: Iterable[str] = (),
-                 rebuild: bool = False, wait_seconds: float = 0.0, progress: bool = False,
-                 on_progress: Callable[[int, int], None] | None = None) -> tuple[UpdateReport, str]:
-    """Add and remove documents in the index a target names; returns the report and where the index is."""
-    if target.bundled:
-        ensure_bundled_index(target, embedder)  # the bundled articles first, then the change
-    where = resolved(target, embedder)
-    if where.store == "faiss":
-        from embeddings.index import update_index
-
-        report = update_index(where.location, embedder, add=add, remove=remove, chunking=where.chunking,
-                              rebuild=rebuild, wait_seconds=wait_seconds, progress=progress, on_progress=on_progress,
-                              index_type=where.index_type)
-        return report, describe(where)
-    from embeddings.milvus_index import update_milvus_index
-
-    report = update_milvus_index(where.uri, embedder, name=where.location, add=add, remove=remove,
-                                 chunking=where.chunking, rebuild=rebuild, progress=progress, on_progress=on_progress)
-    return report, describe(where)
+                rebuild: bool = False, wait_seconds: float = 0.0, progress: bool = False,
+                on_progress: Callable[[int, int], None] | None = None) -> tuple[UpdateReport, str]:
+    """Add and remove documents in the index a target names (`sync_index` with no files behind them); returns
+    the write's report and where the index is."""
+    sync, where = sync_index(target, embedder, add=add, remove=remove, rebuild=rebuild, wait_seconds=wait_seconds,
+                             progress=progress, on_progress=on_progress)
+    return sync.update, where
 
 
 def index_exists(target: IndexTarget, embedder: Embedder) -> bool:
