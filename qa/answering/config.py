@@ -39,7 +39,8 @@ class Config:
     fusion_pool: int = 100
     chunk_words: int = 120
     chunk_overlap_sentences: int = 1
-    no_answer_threshold: float | None = None
+    no_answer_threshold: float | None = None  # abstain below this span score (only without an answer calibrator)
+    min_confidence: float | None = None  # answer only when at least this likely right (None: the calibrator's default)
     early_stop_passages: int = 2  # passages read first; the rest only if no span there scores early_stop_score
     early_stop_score: float | None = None  # None: the reader's calibrated value (none recorded: read all k); inf: read all
     max_answer_tokens: int = 30
@@ -76,6 +77,10 @@ class Config:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value)):
                 raise ValueError(f"{name} must be a number (inf and -inf allowed) or None, got {value!r}")
+        if self.min_confidence is not None and (isinstance(self.min_confidence, bool)
+                                                or not isinstance(self.min_confidence, (int, float))
+                                                or not 0.0 <= self.min_confidence <= 1.0):
+            raise ValueError(f"min_confidence must be a probability in [0, 1] or None, got {self.min_confidence!r}")
         if not isinstance(self.allow_uploads, bool):
             raise ValueError(f"allow_uploads must be True or False, got {self.allow_uploads!r}")
         self.index_target  # validates the store, its URI and the index type

@@ -43,6 +43,9 @@ class Span:
     passage: Passage
     start: int
     end: int
+    start_logit: float = 0.0  # the model's raw logits: features of the answer calibrator
+    end_logit: float = 0.0
+    null_logit: float = 0.0  # the window's no-answer (CLS) start+end logit
 
 
 @dataclass(frozen=True)
@@ -71,10 +74,24 @@ class Citation:
         return self.end - self.passage_start
 
 
+CONFIDENCE_WORDS = ((0.9, "very likely right"), (0.7, "likely right"), (0.4, "possibly right"), (0.0, "unlikely right"))
+
+
+def confidence_words(probability: float) -> str:
+    """A probability of being right in words and %, as the chat and CLI show it: "likely right, 82 %"."""
+    words = next(label for floor, label in CONFIDENCE_WORDS if probability >= floor)
+    return f"{words}, {100 * probability:.0f} %"
+
+
 @dataclass(frozen=True)
 class Answer:
     """The assistant's reply: `text` is None when it abstains. `citations` support the answer, strongest first;
-    when it abstains they are the closest passages found (with start == end == passage_start)."""
+    when it abstains they are the closest passages found (with start == end == passage_start).
+
+    With an answer calibrator (the reader folder's calibrator.json), `probability` is the calibrated chance
+    that the answer is right and decides abstention against `min_confidence`; when it abstains but a
+    candidate is plausible, `unsure` is True and `candidates[0]` is the best guess (shown as such, never as
+    an answer). Without one, `score` decides against `threshold`."""
 
     question: str
     text: str | None
@@ -83,6 +100,9 @@ class Answer:
     candidates: tuple["Answer", ...] = field(default=())
     threshold: float = 0.0
     passages_read: int = 0  # of the retrieved passages; fewer than k when a confident early answer ended the reading
+    probability: float | None = None  # calibrated probability of being right (None: no calibrator)
+    min_confidence: float | None = None  # the probability an answer needed (None: no calibrator)
+    unsure: bool = False  # abstained, but `candidates[0]` is a best guess worth showing
 
     @property
     def abstained(self) -> bool:
@@ -90,8 +110,16 @@ class Answer:
 
     @property
     def confidence(self) -> float:
-        """The score as a 0–1 figure (logistic of the margin over no-answer)."""
+        """The calibrated probability of being right; without a calibrator, the logistic of the margin over
+        no-answer (a 0–1 figure, not a probability)."""
+        if self.probability is not None:
+            return self.probability
         return 1.0 / (1.0 + math.exp(-max(min(self.score, 50.0), -50.0)))
+
+    @property
+    def best_guess(self) -> "Answer | None":
+        """When abstaining but unsure: the strongest candidate, to show as a low-confidence guess."""
+        return self.candidates[0] if self.abstained and self.unsure and self.candidates else None
 
     def to_dict(self) -> dict:
         """Plain JSON-ready data (what `citeqa ask --json` prints and the chat's `/ask` returns): infinite
@@ -102,6 +130,9 @@ class Answer:
         return json_ready(data)
 
     def __str__(self) -> str:
+        guess = self.best_guess
+        if guess is not None:
+            return f"Not sure. Best guess, low confidence: {guess}"
         if self.text is None:
             return "The documents don't say."
         first = self.citations[0] if self.citations else None

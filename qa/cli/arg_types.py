@@ -38,3 +38,11 @@ def share(text: str) -> float:
 def positive_float(text: str) -> float:
     """argparse type: a number above 0."""
     return _checked(text, float, lambda v: v > 0.0, "a positive number")
+
+
+def probability(text: str) -> float:
+    """argparse type: a probability, as a fraction in [0, 1] ("0.7") or a percentage ("70%")."""
+    stripped = text.strip()
+    if stripped.endswith("%"):
+        return _checked(stripped[:-1], lambda t: float(t) / 100.0, lambda v: 0.0 <= v <= 1.0, "a percentage in [0%, 100%]")
+    return _checked(stripped, float, lambda v: 0.0 <= v <= 1.0, "a probability in [0, 1] or a percentage such as 70%")

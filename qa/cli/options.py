@@ -11,7 +11,7 @@ from embeddings.embedder import EMBEDDING_BACKENDS
 from embeddings.store import INDEX_TYPES
 from qa.answering.reader import READER_BACKENDS
 from qa.answering.retrievers import RETRIEVAL_MODES
-from qa.cli.arg_types import positive_int
+from qa.cli.arg_types import positive_int, probability
 from qa.indexing.stores import STORES
 
 # Flag name (argparse dest) -> Config field, for the flags that set one.
@@ -20,7 +20,7 @@ CONFIG_FIELDS = {
     "store": "store", "store_uri": "store_uri", "k": "k", "mode": "retrieval_mode", "reader": "reader_model",
     "threshold": "no_answer_threshold", "reader_backend": "reader_backend", "early_stop_score": "early_stop_score",
     "chunk_words": "chunk_words", "index_type": "index_type", "allow_uploads": "allow_uploads",
-    "max_upload_chunks": "max_upload_chunks",
+    "max_upload_chunks": "max_upload_chunks", "min_confidence": "min_confidence",
 }
 
 
@@ -62,6 +62,9 @@ def add_answer_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reader", default=None, metavar="DIR", help="transformers question-answering model folder (default: the shipped reader)")
     p.add_argument("--threshold", type=float, default=None,
                    help="abstain below this score (default: the reader's calibrated threshold; --threshold=-inf never abstains)")
+    p.add_argument("--min-confidence", type=probability, default=None, metavar="P",
+                   help="answer only when at least this likely right, e.g. 0.7 or 70%% (default: the calibrator's "
+                        "measured setting; needs a reader folder with calibrator.json, else --threshold decides)")
     p.add_argument("--reader-backend", choices=READER_BACKENDS, default=None,
                    help="how the reader runs: torch (fp32), onnx (fp32), onnx-int8; default: the one recorded for the model")
     p.add_argument("--early-stop-score", type=float, default=None, metavar="SCORE",
