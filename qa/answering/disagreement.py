@@ -8,23 +8,32 @@ from qa.answering.types import Answer
 MAX_DIFFERING = 3
 
 
-def differing_answers(answer: Answer, *, margin: float = 2.0) -> list[Answer]:
+def strength(answer: Answer) -> float:
+    """What ranks candidates: the calibrated probability when there is one, else the span score."""
+    return answer.confidence if answer.probability is not None else answer.score
+
+
+def differing_answers(answer: Answer, *, margin: float = 2.0, probability_margin: float = 0.35) -> list[Answer]:
     """The answer itself and those of its candidates that would be answered on their own (score at least
-    `answer.threshold`) and score within `margin` of the answer, keeping one per normalised text and one per
+    `answer.threshold`, or probability at least `answer.min_confidence` when calibrated) and come within
+    `margin` of the answer's score (`probability_margin` of its probability), keeping one per normalised text and one per
     document (its first citation's `doc_id`), strongest first; of these the strongest `MAX_DIFFERING` (the
     answer always among them) are returned newest first by their first citation's date, undated last.
     Empty when the answer abstained or fewer than two remain. Chooses nothing: the answer stays the answer."""
     if answer.abstained or not answer.citations:
         return []
-    floor = max(answer.threshold, answer.score - margin)
-    candidates = sorted(answer.candidates, key=lambda a: -a.score)  # stable: equal scores keep their order
+    if answer.probability is not None and answer.min_confidence is not None:
+        floor = max(answer.min_confidence, answer.confidence - probability_margin)
+    else:
+        floor = max(answer.threshold, answer.score - margin)
+    candidates = sorted(answer.candidates, key=lambda a: -strength(a))  # stable: equal ones keep their order
     kept: list[Answer] = []
     texts: set[str] = set()
     documents: set[str] = set()
     for item in (answer, *candidates):
         if item.text is None or not item.citations:
             continue
-        if item is not answer and not item.score >= floor:  # also drops a NaN score
+        if item is not answer and not strength(item) >= floor:  # also drops a NaN score
             continue
         text = normalize_answer(item.text) or item.text.strip()
         doc_id = item.citations[0].doc_id

@@ -6,17 +6,21 @@ import logging
 import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from embeddings.embedder import Embedder
 from embeddings.passage_index import PassageIndex
+from qa.answering.calibrator import AnswerCalibrator, load_calibrator
 from qa.answering.config import Config, check_count, embedder_from_config
-from qa.answering.normalize import normalize_answer
+from qa.answering.features import CandidateGroup, candidate_features, group_spans
 from qa.answering.reader import ExtractiveReader, Reader
 from qa.answering.retrievers import Retriever, make_retriever
 from qa.answering.types import Answer, Citation, Passage, Span
 from qa.indexing.stores import open_index
 
 log = logging.getLogger(__name__)
+
+MAX_CANDIDATES = 10  # candidate answers the calibrator ranks per question (the rest score lower on every signal)
 
 
 class EmptyQuestionError(ValueError):
@@ -67,6 +71,17 @@ def passage_citation(passage: Passage) -> Citation:
     )
 
 
+def group_citations(group: CandidateGroup) -> tuple[Citation, ...]:
+    """A citation of each passage supporting a candidate, once each, strongest first."""
+    citations, seen = [], set()
+    for span in group.spans:
+        where = (span.passage.chunk.doc_id, span.passage.chunk.chunk_id)
+        if where not in seen:
+            seen.add(where)
+            citations.append(citation_for(span))
+    return tuple(citations)
+
+
 def merge_spans(
     question: str,
     spans: Sequence[Span],
@@ -77,30 +92,49 @@ def merge_spans(
     passages_read: int | None = None,
 ) -> Answer:
     """Group spans by normalised text; each group is one answer citing each supporting passage once
-    (strongest first). The best group answers unless it scores below `threshold`."""
+    (strongest first). The best group answers unless it scores below `threshold` (no calibrator)."""
     read = len(passages) if passages_read is None else passages_read
-    groups: dict[str, list[Span]] = {}
-    for span in sorted(spans, key=lambda s: -s.score):
-        key = normalize_answer(span.text) or span.text.strip()
-        if key:
-            groups.setdefault(key, []).append(span)
-    answers = []
-    for members in groups.values():
-        citations, seen = [], set()
-        for span in members:
-            where = (span.passage.chunk.doc_id, span.passage.chunk.chunk_id)
-            if where not in seen:
-                seen.add(where)
-                citations.append(citation_for(span))
-        answers.append(Answer(question, members[0].text, members[0].score, tuple(citations), threshold=threshold,
-                              passages_read=read))
-    answers.sort(key=lambda a: -a.score)
+    answers = [Answer(question, group.best.text, group.best.score, group_citations(group), threshold=threshold,
+                      passages_read=read) for group in group_spans(spans)]
     if not answers or answers[0].score < threshold:
         closest = tuple(passage_citation(p) for p in passages[:3])
         best_score = answers[0].score if answers else float("-inf")
         return Answer(question, None, best_score, closest, tuple(answers[:alternatives]), threshold, read)
     best = answers[0]
     return Answer(question, best.text, best.score, best.citations, tuple(answers[1 : 1 + alternatives]), threshold, read)
+
+
+def calibrated_answer(
+    question: str,
+    spans: Sequence[Span],
+    passages: Sequence[Passage],
+    calibrator: AnswerCalibrator,
+    *,
+    min_confidence: float,
+    threshold: float,
+    alternatives: int,
+    passages_read: int,
+    retrieved: bool,
+) -> Answer:
+    """Candidates ranked by the calibrator's probability of being right (each group's evidence from all its
+    passages combined in its features); the best answers when at least `min_confidence` likely right. Below
+    that it abstains, keeping the best guess as `candidates[0]` (`unsure`) when it reaches the guess floor."""
+    groups = group_spans(spans)[:MAX_CANDIDATES]
+    probabilities = calibrator.probabilities(
+        candidate_features(question, groups, passages, passages_read=passages_read, retrieved=retrieved)) if groups else []
+    order = sorted(range(len(groups)), key=lambda i: (-probabilities[i], i))
+    answers = [Answer(question, groups[i].best.text, groups[i].best.score, group_citations(groups[i]), threshold=threshold,
+                      passages_read=passages_read, probability=float(probabilities[i]), min_confidence=min_confidence)
+               for i in order]
+    if answers and answers[0].confidence >= min_confidence:
+        best = answers[0]
+        return replace(best, candidates=tuple(answers[1 : 1 + alternatives]))
+    closest = tuple(passage_citation(p) for p in passages[:3])
+    best_score = answers[0].score if answers else float("-inf")
+    probability = answers[0].confidence if answers else 0.0
+    return Answer(question, None, best_score, closest, tuple(answers[: max(alternatives, 1)]), threshold, passages_read,
+                  probability=probability, min_confidence=min_confidence,
+                  unsure=bool(answers) and probability >= calibrator.guess_floor)
 
 
 def reader_from_config(config: Config) -> ExtractiveReader:
@@ -113,18 +147,37 @@ def reader_from_config(config: Config) -> ExtractiveReader:
     )
 
 
+def checked_probability(value) -> float:
+    """A caller's min_confidence: a probability in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"min_confidence must be a probability in [0, 1], got {value!r}")
+    return float(value)
+
+
+def calibrator_of(reader: Reader) -> AnswerCalibrator | None:
+    """The answer calibrator shipped beside an extractive reader's weights (calibrator.json), if any."""
+    return load_calibrator(reader.model_dir) if isinstance(reader, ExtractiveReader) else None
+
+
 class PassageAnswerer:
     """Reads given passages and merges their spans into a cited answer: the assistant without retrieval
-    (what reader-only evaluation and calibration run). Safe to share between threads."""
+    (what reader-only evaluation and calibration run). Safe to share between threads.
 
-    def __init__(self, reader: Reader, config: Config | None = None):
+    With a `calibrator`, candidates are ranked by their probability of being right and the answer needs
+    `min_confidence`; without, the best span score decides against the reader's threshold."""
+
+    retrieves = False  # whether its passages come from retrieval (a feature of the calibrator)
+
+    def __init__(self, reader: Reader, config: Config | None = None, calibrator: AnswerCalibrator | None = None):
         self.reader = reader
         self.config = config if config is not None else Config()
+        self.calibrator = calibrator
 
     @classmethod
     def from_config(cls, config: Config | None = None, *, reader: Reader | None = None) -> "PassageAnswerer":
         config = config if config is not None else Config()
-        return cls(reader if reader is not None else reader_from_config(config), config)
+        reader = reader if reader is not None else reader_from_config(config)
+        return cls(reader, config, calibrator_of(reader))
 
     @property
     def early_stop_score(self) -> float | None:
@@ -133,23 +186,40 @@ class PassageAnswerer:
             return None if self.config.early_stop_score == float("inf") else self.config.early_stop_score
         return self.reader.early_stop_score
 
-    def answer_from_passages(self, question: str, passages: Sequence[Passage], *,
-                             threshold: float | None = None) -> Answer:
-        """Read the given passages (already retrieved, or a question's own paragraph) and merge the spans
-        into a cited answer. With an early-stop score, the first `early_stop_passages` are read alone, and
-        the rest only if no span there reaches that score."""
-        question = clean_question(question, self.config.max_question_chars)
-        limit = self.reader.no_answer_threshold if threshold is None else checked_threshold(threshold)
+    @property
+    def min_confidence(self) -> float | None:
+        """The probability an answer needs: the config's, else the calibrator's measured default; None without
+        a calibrator."""
+        if self.calibrator is None:
+            return None
+        return self.calibrator.default_min_confidence if self.config.min_confidence is None else self.config.min_confidence
+
+    def read_spans(self, question: str, passages: Sequence[Passage], *, limit: float) -> tuple[list[Span], int]:
+        """The candidate spans of the passages read, and how many were read. With an early-stop score, the first
+        `early_stop_passages` are read alone, and the rest only if no span there reaches that score (and `limit`)."""
         top_n, first, stop = self.config.spans_per_window, self.config.early_stop_passages, self.early_stop_score
         if stop is not None and len(passages) > first:
             spans = self.reader.read(question, passages[:first], top_n=top_n)
             if spans and spans[0].score >= max(stop, limit):  # confident already: the rest would rarely win
-                return merge_spans(question, spans, passages, threshold=limit, alternatives=self.config.alternatives,
-                                   passages_read=first)
+                return spans, first
             spans += self.reader.read(question, passages[first:], top_n=top_n)
-        else:
-            spans = self.reader.read(question, passages, top_n=top_n)
-        return merge_spans(question, spans, passages, threshold=limit, alternatives=self.config.alternatives)
+            return spans, len(passages)
+        return self.reader.read(question, passages, top_n=top_n), len(passages)
+
+    def answer_from_passages(self, question: str, passages: Sequence[Passage], *, threshold: float | None = None,
+                             min_confidence: float | None = None) -> Answer:
+        """Read the given passages (already retrieved, or a question's own paragraph) and merge the spans
+        into a cited answer. `threshold` (a span score) decides without a calibrator, `min_confidence`
+        (a probability; default `self.min_confidence`) with one."""
+        question = clean_question(question, self.config.max_question_chars)
+        limit = self.reader.no_answer_threshold if threshold is None else checked_threshold(threshold)
+        spans, read = self.read_spans(question, passages, limit=limit)
+        if self.calibrator is None:
+            return merge_spans(question, spans, passages, threshold=limit, alternatives=self.config.alternatives,
+                               passages_read=read)
+        needed = self.min_confidence if min_confidence is None else checked_probability(min_confidence)
+        return calibrated_answer(question, spans, passages, self.calibrator, min_confidence=needed, threshold=limit,
+                                 alternatives=self.config.alternatives, passages_read=read, retrieved=self.retrieves)
 
 
 class Assistant(PassageAnswerer):
@@ -158,9 +228,11 @@ class Assistant(PassageAnswerer):
     `embedder` is the model the index's vectors came from; it is kept so a reopened index (after a write)
     gets the same model object."""
 
+    retrieves = True
+
     def __init__(self, index: PassageIndex, retriever: Retriever, reader: Reader, config: Config | None = None,
-                 embedder: Embedder | None = None):
-        super().__init__(reader, config)
+                 embedder: Embedder | None = None, calibrator: AnswerCalibrator | None = None):
+        super().__init__(reader, config, calibrator)
         self.index = index
         self.retriever = retriever
         self.embedder = embedder
@@ -176,11 +248,12 @@ class Assistant(PassageAnswerer):
         retriever = make_retriever(config.retrieval_mode, index, embedder, rrf_k=config.rrf_k, pool=config.fusion_pool)
         if reader is None:
             reader = reader_from_config(config)
-        return cls(index, retriever, reader, config, embedder)
+        return cls(index, retriever, reader, config, embedder, calibrator_of(reader))
 
     def reopened(self) -> "Assistant":
         """A new assistant over the index's live version, with the same models and settings."""
-        return Assistant.from_config(self.config, embedder=self.embedder, reader=self.reader)
+        fresh = Assistant.from_config(self.config, embedder=self.embedder, reader=self.reader)
+        return Assistant(fresh.index, fresh.retriever, self.reader, self.config, self.embedder, self.calibrator)
 
     def with_retrieval_mode(self, mode: str) -> "Assistant":
         """The same index and models searched with another retrieval mode."""
@@ -188,21 +261,21 @@ class Assistant(PassageAnswerer):
         if self.embedder is None:
             raise ValueError("this assistant was built without its embedder; build it with Assistant.from_config")
         retriever = make_retriever(mode, self.index, self.embedder, rrf_k=config.rrf_k, pool=config.fusion_pool)
-        return Assistant(self.index, retriever, self.reader, config, self.embedder)
+        return Assistant(self.index, retriever, self.reader, config, self.embedder, self.calibrator)
 
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]:
         k = self.config.k if k is None else check_count("k", k)
         return self.retriever.search(clean_question(question, self.config.max_question_chars), k)
 
     def answer(self, question: str, *, k: int | None = None, threshold: float | None = None,
-               retrieval_query: str | None = None) -> Answer:
+               min_confidence: float | None = None, retrieval_query: str | None = None) -> Answer:
         """Answer one question. `retrieval_query` (e.g. the question with its predecessor, for a
         follow-up) is what the retriever searches for; the reader always reads `question`."""
         question = clean_question(question, self.config.max_question_chars)
         k = self.config.k if k is None else check_count("k", k)
         query = question if retrieval_query is None else clean_question(retrieval_query, self.config.max_question_chars)
         passages = self.retriever.search(query, k)
-        return self.answer_from_passages(question, passages, threshold=threshold)
+        return self.answer_from_passages(question, passages, threshold=threshold, min_confidence=min_confidence)
 
     def answer_many(self, questions: Sequence[str], *, k: int | None = None, threads: int = 1) -> list[Answer]:
         """Answers in the order of the questions."""

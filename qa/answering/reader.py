@@ -255,5 +255,8 @@ class ExtractiveReader:
                             passage=passage,
                             start=span.start_char,
                             end=span.end_char,
+                            start_logit=span.start_logit,
+                            end_logit=span.end_logit,
+                            null_logit=span.null_logit,
                         )
         return sorted(best.values(), key=lambda s: (-s.score, s.passage.rank, s.start))

@@ -28,8 +28,24 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = 60) -> li
     return sorted(scores.items(), key=lambda pair: -pair[1])
 
 
-def passages_for(index: PassageIndex, scored_ids: Sequence[tuple[int, float]]) -> list[Passage]:
-    """Turn (chunk id, score) pairs into ranked passages with their documents' metadata."""
+def ranked_signals(name: str, ranked: Sequence[tuple[int, float]]) -> dict[int, dict]:
+    """One retriever's score and 1-based rank of each chunk id, as `Passage` fields (`dense_score`, `dense_rank`)."""
+    return {chunk_id: {f"{name}_score": float(score), f"{name}_rank": rank}
+            for rank, (chunk_id, score) in enumerate(ranked, start=1)}
+
+
+def merged_signals(*signals: dict[int, dict]) -> dict[int, dict]:
+    merged: dict[int, dict] = {}
+    for table in signals:
+        for chunk_id, fields in table.items():
+            merged.setdefault(chunk_id, {}).update(fields)
+    return merged
+
+
+def passages_for(index: PassageIndex, scored_ids: Sequence[tuple[int, float]],
+                 signals: dict[int, dict] | None = None) -> list[Passage]:
+    """Turn (chunk id, score) pairs into ranked passages with their documents' metadata (and each retriever's
+    own score and rank from `signals`, keyed by chunk id)."""
     chunks = index.chunks([i for i, _ in scored_ids])
     documents = index.documents({c.doc_id for c in chunks.values()})
     passages = []
@@ -37,7 +53,9 @@ def passages_for(index: PassageIndex, scored_ids: Sequence[tuple[int, float]]) -
         chunk = chunks.get(chunk_id)
         if chunk is None:
             continue
-        passages.append(Passage(chunk=chunk, document=documents[chunk.doc_id], score=float(score), rank=len(passages) + 1))
+        extra = signals.get(chunk_id, {}) if signals is not None else {}
+        passages.append(Passage(chunk=chunk, document=documents[chunk.doc_id], score=float(score), rank=len(passages) + 1,
+                                **extra))
     return passages
 
 
@@ -54,7 +72,8 @@ class DenseRetriever:
         return [(int(i), float(s)) for i, s in zip(hits.ids[0], hits.scores[0]) if i >= 0]
 
     def search(self, question: str, k: int) -> list[Passage]:
-        return passages_for(self.index, self.ranked_ids(question, k))
+        ranked = self.ranked_ids(question, k)
+        return passages_for(self.index, ranked, ranked_signals("dense", ranked))
 
 
 class BM25Retriever:
@@ -67,7 +86,8 @@ class BM25Retriever:
         return self.index.bm25.search(question, k)
 
     def search(self, question: str, k: int) -> list[Passage]:
-        return passages_for(self.index, self.ranked_ids(question, k))
+        ranked = self.ranked_ids(question, k)
+        return passages_for(self.index, ranked, ranked_signals("bm25", ranked))
 
 
 class HybridRetriever:
@@ -82,11 +102,9 @@ class HybridRetriever:
 
     def search(self, question: str, k: int) -> list[Passage]:
         pool = max(self.pool, k)
-        rankings = [
-            [i for i, _ in self.dense.ranked_ids(question, pool)],
-            [i for i, _ in self.sparse.ranked_ids(question, pool)],
-        ]
-        return passages_for(self.index, reciprocal_rank_fusion(rankings, self.rrf_k)[:k])
+        dense, sparse = self.dense.ranked_ids(question, pool), self.sparse.ranked_ids(question, pool)
+        fused = reciprocal_rank_fusion([[i for i, _ in dense], [i for i, _ in sparse]], self.rrf_k)[:k]
+        return passages_for(self.index, fused, merged_signals(ranked_signals("dense", dense), ranked_signals("bm25", sparse)))
 
 
 class EngineHybridRetriever:

@@ -17,6 +17,9 @@ class DecodedSpan:
     start_char: int
     end_char: int
     score: float
+    start_logit: float = 0.0
+    end_logit: float = 0.0
+    null_logit: float = 0.0  # start+end logit of the no-answer position: score = start + end - null
 
 
 def decode_spans(
@@ -64,6 +67,9 @@ def decode_spans(
                 start_char=offsets[start_token][0],
                 end_char=offsets[end_token][1],
                 score=float(flat[cell]),
+                start_logit=float(starts[start_token]),
+                end_logit=float(ends[end_token]),
+                null_logit=float(null_score),
             )
         )
     return spans

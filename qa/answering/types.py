@@ -22,12 +22,17 @@ def json_ready(value):
 
 @dataclass(frozen=True)
 class Passage:
-    """A retrieved chunk with its document's metadata; `rank` counts from 1."""
+    """A retrieved chunk with its document's metadata; `rank` counts from 1. `dense_*`/`bm25_*` are each
+    retriever's own score and rank (1-based) when it ranked the chunk (None otherwise, or when not retrieved)."""
 
     chunk: Chunk
     document: StoredDocument
     score: float
     rank: int
+    dense_score: float | None = None
+    dense_rank: int | None = None
+    bm25_score: float | None = None
+    bm25_rank: int | None = None
 
 
 @dataclass(frozen=True)

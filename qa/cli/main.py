@@ -16,12 +16,14 @@ from qa.cli.training_commands import (
     add_average_readers,
     add_calibrate_early_stop,
     add_calibrate_reader,
+    add_train_calibrator,
     add_export_reader,
     add_quantize_reader,
     add_train_reader,
     run_average_readers,
     run_calibrate_early_stop,
     run_calibrate_reader,
+    run_train_calibrator,
     run_export_reader,
     run_quantize_reader,
     run_train_reader,
@@ -37,6 +39,7 @@ COMMANDS = {
     "calibrate-reader": (add_calibrate_reader, run_calibrate_reader),
     "calibrate-early-stop": (add_calibrate_early_stop, run_calibrate_early_stop),
     "quantize-reader": (add_quantize_reader, run_quantize_reader),
+    "train-calibrator": (add_train_calibrator, run_train_calibrator),
 }
 
 

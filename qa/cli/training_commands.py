@@ -288,3 +288,65 @@ def run_quantize_reader(args, models) -> int:
         record_settings(model_dir, backend=args.backend)
         print(f"{model_dir}/config.json: citeqa.backend = {args.backend}")
     return 0
+
+
+def add_train_calibrator(sub) -> None:
+    p = sub.add_parser(
+        "train-calibrator",
+        help="fit the answer calibrator (probability that an answer is right) and ship it in the reader folder",
+        description=(
+            "Run question sets the reader never trained on through the product, reader-only and open (every "
+            "other article indexed: questions about the rest must abstain), save every candidate answer with its "
+            "features and whether it is right, choose a model by cross-validation grouped by article on the first "
+            "half of each set's articles, and write calibrator.json into the reader folder. The shipped one:\n\n"
+            "  citeqa train-calibrator ../shared/qa-data/squad-v1.1/dev-v1.1.json "
+            "../shared/qa-data/squad-v2.0/dev-v2.0.json ../shared/qa-data/tydiqa-goldp-en/english_tydiqa_dev.json\n\n"
+            "The candidates are saved as they are made (--data), so a stopped run resumes."),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("questions", nargs="+", help="SQuAD-format question sets (dev sets: never the reader's training data)")
+    p.add_argument("--reader", default="qa/models/reader", metavar="DIR", help="reader folder that gets calibrator.json")
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help="where the candidates are saved (default: ~/.cache/citeqa/calibrator-data/<reader weights' hash>)")
+    p.add_argument("--embedding-model", default=None, metavar="DIR", help="sentence-transformers model folder (open runs)")
+    p.add_argument("--k", type=positive_int, default=5, help="passages retrieved per question in the open runs (default 5)")
+    p.add_argument("--limit", type=positive_int, default=None, help="at most N questions from each half, spread evenly over its articles (quick runs)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the trees (default 0)")
+    p.add_argument("--dry-run", action="store_true", help="report without writing calibrator.json")
+    p.add_argument("--report", default=None, metavar="FILE.json", help="write the figures here")
+
+
+def default_calibrator_data_dir(reader_dir: Path) -> Path:
+    """Candidates depend on the reader's weights: one folder per weights file."""
+    from corpus.files import sha256_file
+
+    weights = sorted(reader_dir.glob("*.safetensors")) or sorted(reader_dir.glob("*.bin"))
+    key = sha256_file(weights[0])[:16] if weights else "unknown-weights"
+    return cache_root() / "calibrator-data" / key
+
+
+def run_train_calibrator(args, models) -> int:
+    from qa.training.answer_calibration import collect_set, set_balance, train_calibrator, write_calibrator
+
+    reader_dir = Path(args.reader)
+    if not (reader_dir / "config.json").is_file():
+        raise UsageError(f"not a reader folder (no config.json): {reader_dir}")
+    for path in args.questions:
+        if not Path(path).is_file():
+            raise UsageError(f"question set not found: {path}")
+    names = [Path(path).stem for path in args.questions]
+    if len(set(names)) != len(names):
+        raise UsageError(f"question sets need different file names (their records are saved by name): {', '.join(names)}")
+    data_dir = Path(args.data) if args.data is not None else default_calibrator_data_dir(reader_dir)
+    config = config_from(args)
+    records = []
+    for path in args.questions:
+        records += collect_set(Path(path), reader_dir, data_dir, k=args.k, embedder=models.embedder(config),
+                               limit_per_half=args.limit, progress=True)
+    sources = {Path(path).name: sum(r.set_name == Path(path).stem for r in records) for path in args.questions}
+    data, report = train_calibrator(records, set_weights=set_balance(records), seed=args.seed, progress=True,
+                                    sources=sources)
+    report["data"] = str(data_dir)
+    if not args.dry_run:
+        report["written"] = str(write_calibrator(reader_dir, data))
+    return _print_summary(report, args.report)
