@@ -167,16 +167,19 @@ def test_load_calibrator_reads_the_folder_and_refuses_broken_json(tmp_path):
 
 
 def test_exported_sklearn_trees_give_sklearn_own_log_odds():
-    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(400, len(FEATURE_NAMES)))
     y = (x[:, 0] + 0.5 * x[:, 3] * x[:, 5] + rng.normal(scale=0.5, size=400) > 0).astype(float)
     weight = rng.uniform(0.5, 2.0, size=400)
     exported = fit_model(ModelChoice("trees", 30, 3), x, y, weight, seed=1)
-    reference = GradientBoostingClassifier(n_estimators=30, max_depth=3, learning_rate=0.1, subsample=0.8,
-                                           min_samples_leaf=20, random_state=1).fit(x, y, sample_weight=weight)
+    reference = HistGradientBoostingClassifier(max_iter=30, max_depth=3, learning_rate=0.1, min_samples_leaf=40,
+                                               l2_regularization=1.0, early_stopping=False,
+                                               random_state=1).fit(x, y, sample_weight=weight)
     assert raw_log_odds(exported, x) == pytest.approx(reference.decision_function(x), abs=1e-9)
+    fresh = rng.normal(size=(200, len(FEATURE_NAMES)))  # values between the training ones take the same branches
+    assert raw_log_odds(exported, fresh) == pytest.approx(reference.decision_function(fresh), abs=1e-9)
 
 
 # --- Calibrated answers ---------------------------------------------------------------------------

@@ -209,8 +209,8 @@ class ModelChoice:
         return "logistic" if self.kind == "logistic" else f"trees-{self.trees}x{self.depth}"
 
 
-MODEL_CHOICES = (ModelChoice("logistic"), ModelChoice("trees", 100, 2), ModelChoice("trees", 200, 3),
-                 ModelChoice("trees", 300, 3), ModelChoice("trees", 200, 4))
+MODEL_CHOICES = (ModelChoice("logistic"), ModelChoice("trees", 100, 3), ModelChoice("trees", 200, 3),
+                 ModelChoice("trees", 300, 4), ModelChoice("trees", 200, 6))
 
 
 def fit_model(choice: ModelChoice, x: np.ndarray, y: np.ndarray, weight: np.ndarray, seed: int = 0) -> dict:
@@ -223,21 +223,20 @@ def fit_model(choice: ModelChoice, x: np.ndarray, y: np.ndarray, weight: np.ndar
         model = LogisticRegression(C=1.0, max_iter=2000).fit((x - mean) / scale, y, sample_weight=weight)
         return {"kind": "logistic", "mean": mean.tolist(), "scale": scale.tolist(), "coef": model.coef_[0].tolist(),
                 "intercept": float(model.intercept_[0])}
-    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
-    model = GradientBoostingClassifier(n_estimators=choice.trees, max_depth=choice.depth, learning_rate=choice.learning_rate,
-                                       subsample=0.8, min_samples_leaf=20, random_state=seed)
+    model = HistGradientBoostingClassifier(max_iter=choice.trees, max_depth=choice.depth, learning_rate=choice.learning_rate,
+                                           min_samples_leaf=40, l2_regularization=1.0, early_stopping=False,
+                                           random_state=seed)
     model.fit(x, y, sample_weight=weight)
-    prior = float(np.average(y, weights=weight))
-    init = math.log(prior / (1.0 - prior))
     trees = []
-    for estimator in model.estimators_[:, 0]:
-        tree = estimator.tree_
-        trees.append({"feature": [int(f) if f >= 0 else -1 for f in tree.feature],
-                      "threshold": [float(t) for t in tree.threshold],
-                      "left": [int(c) for c in tree.children_left], "right": [int(c) for c in tree.children_right],
-                      "value": [float(v) for v in tree.value[:, 0, 0]]})
-    return {"kind": "trees", "init": init, "learning_rate": choice.learning_rate, "trees": trees}
+    for (predictor,) in model._predictors:  # binary: one tree per iteration; leaf values include the learning rate
+        nodes = predictor.nodes
+        trees.append({"feature": [-1 if leaf else int(f) for f, leaf in zip(nodes["feature_idx"], nodes["is_leaf"])],
+                      "threshold": [float(t) for t in nodes["num_threshold"]],
+                      "left": [int(c) for c in nodes["left"]], "right": [int(c) for c in nodes["right"]],
+                      "value": [float(v) for v in nodes["value"]]})
+    return {"kind": "trees", "init": float(np.ravel(model._baseline_prediction)[0]), "learning_rate": 1.0, "trees": trees}
 
 
 def raw_log_odds(model: dict, x: np.ndarray) -> np.ndarray:
