@@ -101,6 +101,18 @@ def test_candidate_features_describe_support_retrieval_and_shape():
     assert feature(rows, 1, "start_logit") == 1.0 and feature(rows, 1, "null_logit") == -2.0
 
 
+def test_overlap_features_find_the_sentence_that_matches_the_question():
+    spans = [span(PA, "Acme Corp", 3.0), span(PA, "2026", 2.0)]
+    rows = candidate_features("Who built the bridge in Springfield?", group_spans(spans), [PA], passages_read=1,
+                              retrieved=True)
+    # question words: built, bridge, springfield; sentence 1 holds "bridge", sentence 2 "built" and "springfield"
+    assert feature(rows, 0, "sentence_overlap") == pytest.approx(2 / 3)
+    assert feature(rows, 1, "sentence_overlap") == pytest.approx(1 / 3)
+    assert feature(rows, 0, "passage_overlap") == 1.0 and feature(rows, 0, "best_sentence_overlap") == pytest.approx(2 / 3)
+    assert feature(rows, 0, "answer_in_best_sentence") == 1.0 and feature(rows, 1, "answer_in_best_sentence") == 0.0
+    assert feature(rows, 0, "candidate_groups") == 2.0
+
+
 def test_features_without_retrieval_are_neutral():
     rows = candidate_features("When did it open?", group_spans([span(PA, "2026", 2.0)]), [PA], passages_read=1,
                               retrieved=False)

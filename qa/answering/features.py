@@ -34,7 +34,8 @@ FEATURE_NAMES = (
     "early_stopped", "retrieved", "passage_rank", "passage_score", "dense_score", "dense_rank", "bm25_score",
     "bm25_rank", "best_dense_score_read", "best_bm25_score_read", "answer_chars", "answer_words",
     "answer_has_digit", "answer_is_number", "answer_has_year", "answer_has_month", "answer_capitalised",
-    "answer_in_question", "sentence_overlap", "question_words", "passage_words", "when_and_date",
+    "answer_in_question", "sentence_overlap", "passage_overlap", "best_sentence_overlap", "answer_in_best_sentence",
+    "candidate_groups", "question_words", "passage_words", "when_and_date",
     "how_many_and_number", "who_and_capitalised",
     *(f"wh_{name}" for name in WH_CLASSES),
 )
@@ -86,6 +87,15 @@ def sentence_around(text: str, start: int, end: int) -> str:
     return text[begin : after.end() if after else len(text)]
 
 
+def sentence_overlaps(text: str, words: set[str]) -> list[float]:
+    """The share of `words` found in each sentence of `text`."""
+    if not words:
+        return [0.0]
+    begins = [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
+    ends = begins[1:] + [len(text)]
+    return [len(words & content_words(text[b:e])) / len(words) for b, e in zip(begins, ends)] or [0.0]
+
+
 def _logsumexp(values: Sequence[float]) -> float:
     top = max(values)
     return top + math.log(sum(math.exp(v - top) for v in values))
@@ -117,6 +127,7 @@ def candidate_features(question: str, groups: Sequence[CandidateGroup], passages
     read = passages[:passages_read]
     best_dense = max((p.dense_score for p in read if p.dense_score is not None), default=0.0)
     best_bm25 = max((p.bm25_score for p in read if p.bm25_score is not None), default=0.0)
+    passage_facts: dict[tuple[str, int], tuple[float, float]] = {}
     rows = []
     for position, group in enumerate(groups):
         best = group.best
@@ -135,6 +146,12 @@ def candidate_features(question: str, groups: Sequence[CandidateGroup], passages
         is_number = bool(_NUMBER.match(text))
         answer_words = content_words(text)
         sentence = content_words(sentence_around(best.passage.chunk.text, best.start, best.end))
+        chunk = best.passage.chunk
+        if (chunk.doc_id, chunk.chunk_id) not in passage_facts:
+            in_passage = len(question_words & content_words(chunk.text)) / len(question_words) if question_words else 0.0
+            passage_facts[(chunk.doc_id, chunk.chunk_id)] = (in_passage, max(sentence_overlaps(chunk.text, question_words)))
+        passage_overlap, best_sentence = passage_facts[(chunk.doc_id, chunk.chunk_id)]
+        overlap = len(question_words & sentence) / len(question_words) if question_words else 0.0
         row = [
             best.score, best.start_logit, best.end_logit, best.null_logit,
             best.score - max(others) if others else 30.0,
@@ -150,7 +167,7 @@ def candidate_features(question: str, groups: Sequence[CandidateGroup], passages
             float(any(ch.isdigit() for ch in text)), float(is_number), float(has_year), float(has_month),
             float(capitalised),
             len(answer_words & question_words) / len(answer_words) if answer_words else 0.0,
-            len(question_words & sentence) / len(question_words) if question_words else 0.0,
+            overlap, passage_overlap, best_sentence, float(overlap >= best_sentence - 1e-9), float(len(groups)),
             float(len(_WORD.findall(question))), float(len(_WORD.findall(best.passage.chunk.text))),
             float(wh == "when" and (has_year or has_month)), float(wh == "how_many" and is_number),
             float(wh == "who" and capitalised),
