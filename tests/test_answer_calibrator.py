@@ -16,7 +16,7 @@ from qa.answering.features import (FEATURE_NAMES, candidate_features, content_wo
                                    wh_class)
 from qa.answering.pipeline import PassageAnswerer, calibrated_answer
 from qa.answering.reader import ExtractiveReader
-from qa.answering.types import Answer, Passage, Span, confidence_words
+from qa.answering.types import Passage, Span, confidence_words
 from qa.training.answer_calibration import (Candidate, ModelChoice, QuestionRecord, calibrator_data, candidate_table,
                                             choose_guess_floor, choose_min_confidence, collect, expected_score, fit_model,
                                             raw_log_odds, read_records, set_balance, train_calibrator, write_calibrator)

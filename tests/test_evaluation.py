@@ -303,7 +303,8 @@ def test_bad_question_files_name_the_problem(tmp_path):
 # --- Whole runs with the tiny reader --------------------------------------------------------------
 
 REQUIRED = ["exact_match", "f1", "latency_ms", "recall@1", "recall@5", "mrr", "questions", "questions_per_s",
-            "settings", "versions", "best_threshold", "risk_coverage", "misses"]
+            "settings", "versions", "best_threshold", "risk_coverage", "misses", "threshold_scale", "ece", "reliability",
+            "coverage_at_80", "coverage_at_90", "accuracy_answering_all"]
 
 
 def test_open_squad_run_from_the_command_line(tmp_path, tiny_reader_dir, embedder, monkeypatch, capsys):
@@ -340,7 +341,8 @@ def test_open_squad_run_from_the_command_line(tmp_path, tiny_reader_dir, embedde
     assert predictions == {ex.id: "" for ex in load_squad(FIXTURES / "squad_v1_tiny.json")}
 
     page = (out / "report.html").read_text(encoding="utf-8")
-    assert page.startswith("<!DOCTYPE html>") and page.count("data:image/png;base64,") == 2
+    assert page.startswith("<!DOCTYPE html>") and page.count("data:image/png;base64,") == 3  # risk-coverage, reliability, latency
+    assert 'alt="reliability diagram"' in page and "ECE" in page
     for match in re.finditer(r"""(?:src|href)\s*=\s*["']?([^"'\s>]*)""", page, re.IGNORECASE):
         assert match.group(1).startswith("data:"), match.group(0)
     assert "<script" not in page.lower() and "@import" not in page and "url(" not in page

@@ -38,6 +38,7 @@ def default_assistant(index: str | None = None) -> Assistant:
     return _cache.get(index)
 
 
-def answer(question: str, *, k: int = 5, index: str | None = None) -> Answer:
-    """Answer `question` from the bundled articles (or the index folder `index`), with citations."""
-    return default_assistant(index).answer(question, k=k)
+def answer(question: str, *, k: int = 5, index: str | None = None, min_confidence: float | None = None) -> Answer:
+    """Answer `question` from the bundled articles (or the index folder `index`), with citations; it abstains
+    below `min_confidence`, the probability of being right it needs (default: the calibrator's)."""
+    return default_assistant(index).answer(question, k=k, min_confidence=min_confidence)

@@ -143,18 +143,24 @@ def _squad_example(qa, path: Path, where: str, context: str, title: str | None) 
                      context=context, title=title)
 
 
-def load_squad(path: str | Path) -> list[QAExample]:
-    """Read a SQuAD-format JSON file (v1.1 or v2.0) in file order; a missing or mistyped field is a
-    `QuestionSetError` naming the field and its article, paragraph or question."""
-    path = Path(path)
-    examples: list[QAExample] = []
+def _located_squad(path: Path) -> list[tuple[QAExample, str]]:
+    """Each question of a SQuAD file with where it is ("FILE: article 1 'T', paragraph 2, question 1")."""
+    located: list[tuple[QAExample, str]] = []
     for where, title, context, paragraph in _squad_paragraphs(path, squad_articles(path)):
         qas = paragraph.get("qas", [])
         if not isinstance(qas, list):
             raise QuestionSetError(f"{where}: 'qas' must be a list, not {_type_name(qas)}")
         for q, qa in enumerate(qas, start=1):
-            examples.append(_squad_example(qa, path, f"{where}, question {q}", context, title))
-    return examples
+            at = f"{where}, question {q}"
+            located.append((_squad_example(qa, path, at, context, title), at))
+    return located
+
+
+def load_squad(path: str | Path) -> list[QAExample]:
+    """Read a SQuAD-format JSON file (v1.1 or v2.0) in file order; a missing or mistyped field is a
+    `QuestionSetError` naming the field and its article, paragraph or question. (Ids are not checked for
+    uniqueness here: `load_questions`, which reads evaluation sets, refuses a repeated one.)"""
+    return [example for example, _ in _located_squad(Path(path))]
 
 
 def _truthy(value) -> bool:
@@ -261,7 +267,7 @@ def _lines(fh: TextIO, path: Path, max_chars: int) -> Iterator[str]:
         yield line
 
 
-def _jsonl_examples(path: Path, max_chars: int) -> list[QAExample]:
+def _jsonl_examples(path: Path, max_chars: int) -> list[tuple[QAExample, str]]:
     examples = []
     with path.open(encoding="utf-8") as fh:
         for number, line in enumerate(_lines(fh, path, max_chars), start=1):
@@ -271,14 +277,14 @@ def _jsonl_examples(path: Path, max_chars: int) -> list[QAExample]:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
                 raise QuestionSetError(f"{path}:{number}: invalid JSON: {err}") from err
-            examples.append(_example_from_record(record, f"{path}:{number}"))
+            examples.append((_example_from_record(record, f"{path}:{number}"), f"{path}:{number}"))
     return examples
 
 
-def _csv_examples(path: Path, max_chars: int) -> list[QAExample]:
+def _csv_examples(path: Path, max_chars: int) -> list[tuple[QAExample, str]]:
     """CSV rows as `csv.DictReader` makes them (blank lines skipped, missing cells None), each named by the
     line it starts on (a quoted field may span lines)."""
-    examples: list[QAExample] = []
+    examples: list[tuple[QAExample, str]] = []
     with path.open(encoding="utf-8-sig", newline="") as fh:  # utf-8-sig: spreadsheets write a BOM
         reader = csv.reader(_lines(fh, path, max_chars))
         fields: list[str] | None = None
@@ -295,28 +301,43 @@ def _csv_examples(path: Path, max_chars: int) -> list[QAExample]:
                     continue
                 record = dict(zip(fields, row))
                 record.update((name, None) for name in fields[len(row):])
-                examples.append(_example_from_record(record, f"{path}:{start}"))
+                examples.append((_example_from_record(record, f"{path}:{start}"), f"{path}:{start}"))
         except csv.Error as err:
             raise QuestionSetError(f"{path}:{reader.line_num}: bad CSV: {err}") from err
     return examples
 
 
+def unique_ids(path: Path, located: Sequence[tuple[QAExample, str]]) -> list[QAExample]:
+    """The examples, once every id is known to be used only once: predictions, reports and the official
+    scripts key answers by id, so a repeated one would silently replace another question's answer. A
+    repeat is a `QuestionSetError` naming the id and both places."""
+    first: dict[str, str] = {}
+    for example, where in located:
+        if example.id in first:
+            earlier = first[example.id].removeprefix(str(path)).lstrip(": ")
+            earlier = f"line {earlier}" if earlier.isdigit() else earlier
+            raise QuestionSetError(f"{where}: question id {example.id!r} is already used by {earlier}; every question "
+                                   "needs its own id (answers are keyed by it)")
+        first[example.id] = where
+    return [example for example, _ in located]
+
+
 def load_questions(path: str | Path, *, max_line_chars: int | None = None) -> list[QAExample]:
     """Read a question set by its extension: .json (SQuAD), .jsonl or .csv. JSONL and CSV are read line
     by line, a line over `max_line_chars` (`MAX_LINE_CHARS` by default) refused; a SQuAD file over
-    `MAX_SQUAD_BYTES` is refused."""
+    `MAX_SQUAD_BYTES` is refused; so is a set that uses one question id twice (`unique_ids`)."""
     path = Path(path)
     if not path.is_file():
         raise QuestionSetError(f"question set not found: {path}")
     max_chars = MAX_LINE_CHARS if max_line_chars is None else max_line_chars
     suffix = path.suffix.lower()
     if suffix == ".json":
-        return load_squad(path)
+        return unique_ids(path, _located_squad(path))
     try:
         if suffix == ".jsonl":
-            return _jsonl_examples(path, max_chars)
+            return unique_ids(path, _jsonl_examples(path, max_chars))
         if suffix == ".csv":
-            return _csv_examples(path, max_chars)
+            return unique_ids(path, _csv_examples(path, max_chars))
     except OSError as err:
         raise QuestionSetError(f"cannot read question set {path}: {err}") from err
     raise QuestionSetError(f"unsupported question set {path}: use .json (SQuAD), .jsonl or .csv")

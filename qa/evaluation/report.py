@@ -1,5 +1,6 @@
 """How an evaluation report is shown: a compact terminal table, and one self-contained HTML page
-(figures, risk–coverage plot and latency histogram as inlined PNGs, the worst misses with their passages)."""
+(figures, risk–coverage plot, reliability diagram and latency histogram as inlined PNGs, the worst misses
+with their passages)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from qa.evaluation.scoring import QuestionResult
+from corpus.files import write_atomically
+from qa.evaluation.scoring import PROBABILITY, SCORE, QuestionResult, ranking_values
 
 
 def _count(n: int, noun: str) -> str:
@@ -24,6 +26,11 @@ def _num(value, digits: int = 1, suffix: str = "") -> str:
     if isinstance(value, int):
         return f"{value:,}{suffix}"
     return f"{value:.{digits}f}{suffix}"
+
+
+def _percent(share) -> str:
+    """A share (0–1) as a percentage: "42.0 %"."""
+    return "n/a" if share is None else f"{100.0 * share:.1f} %"
 
 
 def recall_keys(report: dict) -> list[str]:
@@ -51,11 +58,22 @@ def summary_rows(report: dict) -> list[tuple[str, str]]:
     if report.get("passages_read_mean") is not None:
         rows.append(("reading", f"{report['passages_read_mean']:.2f} passages read per question on average"))
     threshold = report.get("threshold")
-    at = ("with no threshold" if threshold is None or threshold == -math.inf
-          else f"at threshold {_num(threshold, 2)}")
+    probability = report.get("threshold_scale") == PROBABILITY
+    if threshold is None or threshold == -math.inf:
+        at = "with no threshold"
+    else:
+        at = f"at min confidence {_num(threshold, 2)}" if probability else f"at threshold {_num(threshold, 2)}"
     rows.append(("answered", f"{_num(report['answered'])} (abstained {_num(report['abstained'])}) {at}"))
-    rows.append(("best threshold", f"{_num(report['best_threshold'], 2)} → F1 {_num(report['best_threshold_f1'], 2)}, "
-                                   f"EM {_num(report['best_threshold_exact_match'], 2)}"))
+    rows.append(("best min confidence" if probability else "best threshold",
+                 f"{_num(report['best_threshold'], 2)} → F1 {_num(report['best_threshold_f1'], 2)}, "
+                 f"EM {_num(report['best_threshold_exact_match'], 2)}"))
+    if report.get("ece") is not None:
+        kind = "calibrated probability" if probability else "logistic of the score, not calibrated"
+        rows.append(("calibration", f"ECE {_num(report['ece'], 3)} ({kind}); answering all: "
+                                    f"{_num(report.get('accuracy_answering_all'), 1)} % right, "
+                                    f"mean confidence {_num(report.get('mean_confidence'), 2)}"))
+        rows.append(("coverage", f"{_percent(report.get('coverage_at_80'))} of questions at 80 % right, "
+                                 f"{_percent(report.get('coverage_at_90'))} at 90 %"))
     latency = report["latency_ms"]
     rows.append(("latency", f"p50 {_num(latency['p50'], 0)} ms  p95 {_num(latency['p95'], 0)} ms"))
     rows.append(("speed", f"{_num(report['questions_per_s'], 2)} questions/s"))
@@ -99,11 +117,13 @@ def _style(ax) -> None:
     ax.set_axisbelow(True)
 
 
-def risk_coverage_png(results: Sequence[QuestionResult], threshold: float | None) -> str:
-    """Precision (EM) and F1 of the most confident answers against coverage, with the run's threshold marked."""
+def risk_coverage_png(results: Sequence[QuestionResult], threshold: float | None, scale: str = SCORE) -> str:
+    """Precision (EM) and F1 of the most confident answers against coverage, with the run's threshold marked;
+    answers ranked and the threshold read on `scale` (the score, or a calibrated run's probability)."""
     from matplotlib.figure import Figure
 
-    ordered = sorted(results, key=lambda r: -r.score)
+    values = ranking_values(results, scale)
+    ordered = [results[i] for i in sorted(range(len(results)), key=lambda i: -values[i])]
     n = len(ordered)
     coverage, precision, f1 = [], [], []
     em_sum = f1_sum = 0.0
@@ -118,7 +138,7 @@ def risk_coverage_png(results: Sequence[QuestionResult], threshold: float | None
     ax.plot(coverage, f1, color="#2563eb", linewidth=2, label="F1")
     ax.plot(coverage, precision, color="#f59e0b", linewidth=2, label="precision (EM)")
     if threshold is not None and n:
-        answered = sum(1 for r in results if r.score >= threshold)
+        answered = sum(1 for value in values if value >= threshold)
         if answered:
             ax.axvline(100.0 * answered / n, color="#6b7280", linestyle="--", linewidth=1)
             ax.annotate("threshold", (100.0 * answered / n, 4), xytext=(4, 0), textcoords="offset points",
@@ -129,6 +149,37 @@ def risk_coverage_png(results: Sequence[QuestionResult], threshold: float | None
     ax.set_ylabel("%")
     ax.set_title("Risk–coverage", fontsize=11, loc="left")
     ax.legend(frameon=False, fontsize=9, loc="lower left")
+    _style(ax)
+    return _png(figure)
+
+
+def reliability_png(bins: Sequence[dict], ece: float | None, *, calibrated: bool) -> str:
+    """The reliability diagram: each confidence bin's accuracy as a bar (its question count above it) against
+    the diagonal a perfectly calibrated confidence would follow, the bin's mean confidence as a dot (the gap
+    to its bar is the bin's calibration error), the ECE in the title."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.4, 3.5))
+    ax = figure.add_subplot()
+    ax.plot([0, 1], [0, 1], color="#6b7280", linestyle="--", linewidth=1, label="perfectly calibrated")
+    filled = [b for b in bins if b["count"]]
+    if filled:
+        lefts = [b["lower"] for b in filled]
+        widths = [b["upper"] - b["lower"] for b in filled]
+        ax.bar(lefts, [b["accuracy"] for b in filled], width=widths, align="edge", color="#93c5fd",
+               edgecolor="#2563eb", linewidth=0.6, label="accuracy in the bin")
+        ax.plot([(b["lower"] + b["upper"]) / 2 for b in filled], [b["confidence"] for b in filled], "o",
+                color="#f59e0b", markersize=4, label="mean confidence in the bin")
+        for b in filled:
+            ax.annotate(f"{b['count']:,}", ((b["lower"] + b["upper"]) / 2, b["accuracy"]), xytext=(0, 2),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=7, color="#374151")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.08)
+    ax.set_xlabel("confidence of the best guess" + ("" if calibrated else " (logistic of the score)"))
+    ax.set_ylabel("share right")
+    title = "Reliability" + (f" · ECE {ece:.3f}" if ece is not None else "")
+    ax.set_title(title, fontsize=11, loc="left")
+    ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
     _style(ax)
     return _png(figure)
 
@@ -222,6 +273,8 @@ def _cards(report: dict) -> str:
     if report.get("mrr") is not None:
         items += [(key, _num(report[key], 1)) for key in recall_keys(report)]
         items.append(("MRR", _num(report["mrr"], 3)))
+    if report.get("ece") is not None:
+        items.append(("ECE", _num(report["ece"], 3)))
     items += [("latency p50", _num(report["latency_ms"]["p50"], 0, " ms")),
               ("latency p95", _num(report["latency_ms"]["p95"], 0, " ms")),
               ("questions/s", _num(report["questions_per_s"], 2)),
@@ -270,10 +323,11 @@ def _miss_html(number: int, miss: dict) -> str:
         body = highlight(p["text"], golds, (p.get("pred_start"), p.get("pred_end")))
         passages.append(f'<div class="passage{" hit" if p["holds_answer"] else ""}"><div class="ph">{head}</div>{body}</div>')
     score = "n/a" if miss["score"] is None else f'{miss["score"]:.2f}'
+    confidence = "" if miss.get("confidence") is None else f' · confidence {miss["confidence"]:.2f}'
     return (
         f'<div class="miss"><div class="q">{number}. {html.escape(miss["question"])}'
         f'<span class="badge {html.escape(kind)}">{html.escape(label)}</span></div>'
-        f'<div class="meta">id {html.escape(miss["id"])} · score {score} · F1 {miss["f1"]:.0f}</div>'
+        f'<div class="meta">id {html.escape(miss["id"])} · score {score}{confidence} · F1 {miss["f1"]:.0f}</div>'
         f'<div class="kv"><div class="k">gold</div><div>{gold_text}</div>'
         f'<div class="k">prediction</div><div>{prediction}</div></div>'
         + (f'<details{" open" if number <= 3 else ""}><summary>{len(passages)} passage(s) read</summary>{"".join(passages)}</details>'
@@ -298,11 +352,25 @@ def html_page(report: dict, results: Sequence[QuestionResult]) -> str:
                      for p in report.get("risk_coverage", []) if p is not None]
     if len(coverage_rows) > 10:
         coverage_rows = coverage_rows[1::2]
+    scale = report.get("threshold_scale", SCORE)
+    calibrated = scale == PROBABILITY
+    reliability = report.get("reliability") or []
+    reliability_rows = [(f"{b['lower']:.1f}–{b['upper']:.1f}", _num(b["count"]), _num(b["confidence"], 3),
+                         _num(b["accuracy"], 3)) for b in reliability if b["count"]]
+    calibration_note = (
+        f'ECE {_num(report.get("ece"), 3)} · answering every question with its best guess: '
+        f'{_num(report.get("accuracy_answering_all"), 1)} % right at mean confidence {_num(report.get("mean_confidence"), 2)} · '
+        f'{_percent(report.get("coverage_at_80"))} of questions answerable at 80 % right, '
+        f'{_percent(report.get("coverage_at_90"))} at 90 %'
+        + ("" if calibrated else " · confidence is the logistic of the span score (no calibrator), not a probability"))
     plots = ""
     if results:
+        rc = risk_coverage_png(results, report.get("threshold"), scale)
         plots = ('<div class="grid2 plots">'
-                 f'<img alt="risk-coverage plot" src="data:image/png;base64,{risk_coverage_png(results, report.get("threshold"))}">'
-                 f'<img alt="latency histogram" src="data:image/png;base64,{latency_png(results, report["latency_ms"])}">'
+                 f'<img alt="risk-coverage plot" src="data:image/png;base64,{rc}">'
+                 + (f'<img alt="reliability diagram" src="data:image/png;base64,'
+                    f'{reliability_png(reliability, report.get("ece"), calibrated=calibrated)}">' if reliability else "")
+                 + f'<img alt="latency histogram" src="data:image/png;base64,{latency_png(results, report["latency_ms"])}">'
                  "</div>")
     setting_rows = [(key, json_text(value)) for key, value in settings.items() if value is not None]
     version_rows = [(key, str(value)) for key, value in {**report.get("versions", {}), **report.get("machine", {})}.items()]
@@ -316,8 +384,12 @@ def html_page(report: dict, results: Sequence[QuestionResult]) -> str:
         '<div class="grid2"><div><h2>Figures</h2>', figures,
         '<h2>Why questions were missed</h2>', _table(miss_rows, numeric=(1,)), "</div>",
         '<div><h2>Risk–coverage</h2>',
-        _table(coverage_rows, ["coverage", "answered", "threshold", "precision (EM)", "F1"], numeric=(1, 2, 3, 4)),
+        _table(coverage_rows, ["coverage", "answered", "min confidence" if calibrated else "threshold", "precision (EM)", "F1"],
+               numeric=(1, 2, 3, 4)),
         "</div></div>",
+        '<h2>Calibration</h2>', f'<div class="sub">{html.escape(calibration_note)}</div>',
+        _table(reliability_rows, ["confidence", "questions", "mean confidence", "share right"], numeric=(1, 2, 3))
+        if reliability_rows else "",
         '<h2>Plots</h2>', plots,
         f'<h2>The {len(worst)} worst misses</h2>',
         '<div class="sub legend">most confident wrong answers first · <mark class="gold">gold answer</mark>'
@@ -342,7 +414,6 @@ def _encodable(text: str) -> str:
 
 
 def write_html(path: str | Path, report: dict, results: Sequence[QuestionResult]) -> None:
-    """The page in UTF-8; a lone surrogate in a question, answer or passage shows as its code ("\\ud800")."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_encodable(html_page(report, results)), encoding="utf-8")
+    """The page in UTF-8, written whole or not at all; a lone surrogate in a question, answer or passage shows
+    as its code ("\\ud800")."""
+    write_atomically(path, [_encodable(html_page(report, results))])

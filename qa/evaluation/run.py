@@ -25,7 +25,16 @@ from embeddings.index import CURRENT, FORMAT_VERSION
 from embeddings.passage_index import StoredDocument
 from qa.answering.types import Passage, json_ready
 from qa.evaluation.datasets import QAExample, QuestionSetError, load_questions, load_squad_paragraphs, spread
-from qa.evaluation.scoring import QuestionResult, build_report, finite_or_none, predictions_of, score_question, scoring_for
+from qa.evaluation.scoring import (
+    QuestionResult,
+    build_report,
+    detail_record,
+    finite_or_none,
+    predictions_of,
+    score_question,
+    scoring_for,
+)
+
 
 def versions() -> dict:
     """Versions of Python, the libraries that shape the figures, and citeqa."""
@@ -117,11 +126,38 @@ def squad_index_dir(path: str | Path, embedder, chunking: ChunkingSettings, *, t
     return folder
 
 
+def has_calibrator(answerer) -> bool:
+    """Whether an answerer turns its answers' scores into probabilities of being right (an answer calibrator)."""
+    return getattr(answerer, "calibrator", None) is not None
+
+
+def effective_min_confidence(answerer, config: Config) -> float | None:
+    """The probability an answer needs in this run: the config's, else the answerer's own (its calibrator's
+    measured setting); None when the answerer has no calibrator (then the score threshold decides)."""
+    if not has_calibrator(answerer):
+        return None
+    if config.min_confidence is not None:
+        return float(config.min_confidence)
+    value = getattr(answerer, "min_confidence", None)
+    return None if value is None else float(value)
+
+
+def answer_passages(answerer, question: str, passages: Sequence[Passage], *, threshold: float | None,
+                    min_confidence: float | None = None):
+    """`answerer.answer_from_passages`, handing it `min_confidence` only when it has a calibrator (an answerer
+    without one decides by the score threshold and may not take the keyword)."""
+    if has_calibrator(answerer):
+        return answerer.answer_from_passages(question, passages, threshold=threshold, min_confidence=min_confidence)
+    return answerer.answer_from_passages(question, passages, threshold=threshold)
+
+
 def run_questions(examples: Sequence[QAExample], assistant, *, k: int, threshold: float, reader_only: bool,
                   scoring: str, source: str = "", progress: bool = False,
-                  clock: Callable[[], float] = time.perf_counter) -> tuple[list[QuestionResult], float]:
+                  clock: Callable[[], float] = time.perf_counter,
+                  min_confidence: float | None = None) -> tuple[list[QuestionResult], float]:
     """Each question through the assistant (retrieve max(k, 5) for recall@5, read the top k; or read its
-    own paragraph), timed from question to answer. Returns the results and the loop's wall seconds."""
+    own paragraph), timed from question to answer. `min_confidence` is the probability an answer needs when
+    the assistant has a calibrator (None: its own setting). Returns the results and the loop's wall seconds."""
     depth = max(k, 5)
     iterator: Iterable[QAExample] = examples
     if progress:
@@ -137,11 +173,13 @@ def run_questions(examples: Sequence[QAExample], assistant, *, k: int, threshold
             if reader_only:
                 passages = [context_passage(example, source)]
                 read = 1
-                answer = assistant.answer_from_passages(example.question, passages, threshold=threshold)
+                answer = answer_passages(assistant, example.question, passages, threshold=threshold,
+                                         min_confidence=min_confidence)
             else:
                 passages = assistant.retrieve(example.question, depth)
                 read = planned = min(k, len(passages))
-                answer = assistant.answer_from_passages(example.question, passages[:read], threshold=threshold)
+                answer = answer_passages(assistant, example.question, passages[:read], threshold=threshold,
+                                         min_confidence=min_confidence)
                 read = answer.passages_read  # fewer than k when the reader stopped early
         except EmptyQuestionError:
             pass  # an empty question in the set: scored as an abstention
@@ -196,19 +234,18 @@ def open_setup(options: EvalOptions, config: Config, embedder, reader, progress:
     return OpenSetup(assistant, index_dir, from_questions)
 
 
-def warm_up(answerer: PassageAnswerer, example: QAExample, *, reader_only: bool, k: int, threshold: float) -> None:
+def warm_up(answerer: PassageAnswerer, example: QAExample, *, reader_only: bool, k: int, threshold: float,
+            min_confidence: float | None = None) -> None:
     """Load the models before the clock starts: the first question must not pay for it."""
     try:
-        if reader_only:
-            answerer.answer_from_passages(example.question, [context_passage(example)], threshold=threshold)
-        else:
-            answerer.answer_from_passages(example.question, answerer.retrieve(example.question, k), threshold=threshold)
+        passages = [context_passage(example)] if reader_only else answerer.retrieve(example.question, k)
+        answer_passages(answerer, example.question, passages, threshold=threshold, min_confidence=min_confidence)
     except ValueError:
         pass
 
 
 def run_settings(options: EvalOptions, config: Config, answerer: PassageAnswerer, setup: OpenSetup | None,
-                 threshold: float, command: str | None) -> dict:
+                 threshold: float, command: str | None, min_confidence: float | None = None) -> dict:
     """What the report records of how the run was made."""
     path = Path(options.questions)
     open_run = setup is not None
@@ -224,6 +261,8 @@ def run_settings(options: EvalOptions, config: Config, answerer: PassageAnswerer
         "limit": options.limit,
         "sample": options.sample,
         "threshold": threshold,
+        "calibrator": has_calibrator(answerer),
+        "min_confidence": min_confidence,
         **answerer.reader.description(),
         "early_stop": {"passages": config.early_stop_passages, "score": finite_or_none(answerer.early_stop_score)}
         if open_run else None,
@@ -248,14 +287,17 @@ def evaluate(options: EvalOptions, config: Config | None = None, *, embedder=Non
         setup = open_setup(options, config, embedder, reader, progress)
         answerer = setup.assistant
     threshold = answerer.reader.no_answer_threshold if config.no_answer_threshold is None else float(config.no_answer_threshold)
+    min_confidence = effective_min_confidence(answerer, config)
     scoring = scoring_for(examples)
-    warm_up(answerer, examples[0], reader_only=options.reader_only, k=config.k, threshold=threshold)
+    warm_up(answerer, examples[0], reader_only=options.reader_only, k=config.k, threshold=threshold,
+            min_confidence=min_confidence)
     results, seconds = run_questions(examples, answerer, k=config.k, threshold=threshold,
                                      reader_only=options.reader_only, scoring=scoring, source=Path(options.questions).name,
-                                     progress=progress)
+                                     progress=progress, min_confidence=min_confidence)
+    settings = run_settings(options, config, answerer, setup, threshold, command, min_confidence)
     report = build_report(results, k=config.k, retrieval=not options.reader_only, seconds=seconds, threshold=threshold,
-                          scoring=scoring, settings=run_settings(options, config, answerer, setup, threshold, command),
-                          versions=versions(), machine=machine())
+                          scoring=scoring, settings=settings, versions=versions(), machine=machine(),
+                          min_confidence=min_confidence)
     return EvalRun(report, results)
 
 
@@ -267,3 +309,19 @@ def write_json(path: str | Path, data) -> None:
     # non-ASCII characters occur only inside JSON strings, where backslashreplace's "\\udxxx" is the JSON escape
     # (as with any JSON writer, a lone high surrogate followed by a lone low one loads back as one character)
     write_atomically(path, [text], errors="backslashreplace")
+
+
+# Characters JSON leaves raw (it escapes only those below U+0020) that line readers such as Python's
+# str.splitlines take as line breaks; inside a JSON string their escape means the same.
+_LINE_BREAKS = {ord(ch): f"\\u{ord(ch):04x}" for ch in "\x85\u2028\u2029"}
+
+
+def json_line(record) -> str:
+    """`record` as one line of strict JSON (UTF-8 text, no raw line-break character of any kind), newline ended."""
+    return json.dumps(json_ready(record), ensure_ascii=False, allow_nan=False).translate(_LINE_BREAKS) + "\n"
+
+
+def write_details(path: str | Path, results: Sequence[QuestionResult]) -> int:
+    """One JSON line per question (`detail_record`), written whole or not at all; a lone surrogate is written
+    as its JSON escape, as in `write_json`. Returns the number of lines."""
+    return write_atomically(path, (json_line(detail_record(r)) for r in results), errors="backslashreplace")

@@ -1,9 +1,15 @@
 """Score the assistant against a question set: answers (official SQuAD EM/F1), retrieval (recall@k, MRR),
-abstention (best threshold, risk–coverage), speed (latency, questions/s), and why each miss happened.
+abstention (best threshold, risk–coverage), confidence (calibration error, reliability, coverage at a target
+accuracy), speed (latency, questions/s), and why each miss happened.
 
 The run (`evaluate`) is a thin loop; everything it reports comes from the pure functions below, which
-take plain numbers and strings. Conventions: EM, F1, recall@k and precision are percentages (0–100) as
-in the official SQuAD scripts; MRR is a fraction (0–1); latencies are milliseconds.
+take plain numbers and strings. Conventions: EM, F1, recall@k, precision and accuracy answering all are
+percentages (0–100) as in the official SQuAD scripts; MRR, coverage, confidences, the calibration error and
+the reliability bins' accuracy are fractions (0–1); latencies are milliseconds.
+
+A run is *calibrated* when its answers carry a probability of being right (the reader has an answer
+calibrator): then the threshold search, the risk–coverage curve and the recorded threshold are in that
+probability (`threshold_scale` "probability"); otherwise in the reader's span score ("score").
 """
 
 from __future__ import annotations
@@ -18,7 +24,17 @@ import numpy as np
 
 from corpus.documents import document_id
 from qa.evaluation.datasets import QAExample
-from qa.evaluation.metrics import SCORING_V1, SCORING_V2, answerable_golds, normalize_answer, percentage, question_scores
+from qa.evaluation.metrics import (
+    SCORING_V1,
+    SCORING_V2,
+    answerable_golds,
+    coverage_at_accuracy,
+    expected_calibration_error,
+    normalize_answer,
+    percentage,
+    question_scores,
+    reliability_bins,
+)
 from qa.answering.types import Answer, Passage
 
 _SEPARATORS = re.compile(r"[^\w\s]+")  # any punctuation or symbol, Unicode dashes and quotes too
@@ -27,6 +43,11 @@ WORST_MISSES = 20
 RETRIEVAL_MISS = "retrieval_miss"
 READER_MISS = "reader_miss"
 EARLY_STOP_MISS = "early_stop_miss"
+PROBABILITY = "probability"  # threshold scales: the calibrated probability of being right, or the span score
+SCORE = "score"
+THRESHOLD_SCALES = (PROBABILITY, SCORE)
+RELIABILITY_BINS = 10
+COVERAGE_TARGETS = (0.8, 0.9)  # report keys coverage_at_80, coverage_at_90
 
 
 # --- Per-question facts ---------------------------------------------------------------------------
@@ -50,8 +71,10 @@ class PassageView:
 
 @dataclass(frozen=True)
 class QuestionResult:
-    """One question's outcome. `prediction` is "" on abstention; `best_text`/`score` are the best span
-    whether or not it cleared the threshold (what the threshold search and risk–coverage use)."""
+    """One question's outcome. `prediction` is "" on abstention; `best_text`/`score`/`confidence` are the best
+    span's whether or not it cleared the threshold (what the threshold search and risk–coverage use).
+    `confidence` is that span's `Answer.confidence` (0.0 when the reader found no span); `probability` its
+    calibrated probability, None when the reader has no calibrator."""
 
     id: str
     question: str
@@ -70,6 +93,8 @@ class QuestionResult:
     answer_read: bool = False
     answer_skipped: bool = False  # a passage the early stop left unread held a gold answer
     passages_read: int = 0
+    confidence: float = 0.0
+    probability: float | None = None
     passages: tuple[PassageView, ...] = field(default=(), repr=False)
 
     @property
@@ -79,6 +104,12 @@ class QuestionResult:
     @property
     def wrong(self) -> bool:
         return self.exact < 1.0
+
+    @property
+    def correct(self) -> float:
+        """1.0 when the best guess (given or not) exactly matches a gold answer, else 0.0: what calibration
+        measures. No guess is never right, and any answer to an unanswerable question is wrong."""
+        return 1.0 if self.best_text and self.golds and self.best_exact >= 1.0 else 0.0
 
     @property
     def miss(self) -> str | None:
@@ -136,6 +167,18 @@ def best_span_of(answer: Answer | None) -> tuple[str, float]:
     return "", float(answer.score) if answer.score is not None else float("-inf")
 
 
+def best_confidence_of(answer: Answer | None) -> tuple[float, float | None]:
+    """(confidence, probability) of the best span found, as `best_span_of` finds it: the answer's own (an
+    abstaining answer carries its best candidate's); (0.0, None) when there is no span."""
+    if answer is None:
+        return 0.0, None
+    if answer.probability is not None:
+        return float(answer.probability), float(answer.probability)
+    if answer.text is None and not answer.candidates and not math.isfinite(answer.score):
+        return 0.0, None
+    return float(answer.confidence), None
+
+
 def _predicted_span(answer: Answer | None):
     if answer is None:
         return None
@@ -156,6 +199,7 @@ def score_question(example: QAExample, answer: Answer | None, passages: Sequence
     has_answer = bool(example.answers)  # as the official script's qid_to_has_ans: the raw answers
     prediction = (answer.text or "") if answer is not None else ""
     best_text, best_score = best_span_of(answer)
+    confidence, probability = best_confidence_of(answer)
     exact, f1 = question_scores(prediction, example.answers, scoring)
     best_exact, best_f1 = question_scores(best_text, example.answers, scoring)
     gold_doc = document_id(example.context) if example.context else None
@@ -181,7 +225,7 @@ def score_question(example: QAExample, answer: Answer | None, passages: Sequence
         id=example.id, question=example.question, golds=golds, has_answer=has_answer, prediction=prediction,
         best_text=best_text, score=float(best_score), exact=exact, f1=f1, best_exact=best_exact, best_f1=best_f1,
         latency_s=latency_s, first_hit=first_hit, findable=findable, answer_read=answer_read, answer_skipped=answer_skipped, passages_read=read,
-        passages=views,
+        confidence=confidence, probability=probability, passages=views,
     )
 
 
@@ -261,6 +305,43 @@ def risk_coverage(scores: Sequence[float], exact: Sequence[float], f1: Sequence[
     return curve
 
 
+def is_calibrated(results: Sequence[QuestionResult]) -> bool:
+    """Whether a run's answers carry a calibrated probability of being right (its reader has a calibrator)."""
+    return any(r.probability is not None for r in results)
+
+
+def threshold_scale_of(results: Sequence[QuestionResult]) -> str:
+    """The scale a run's thresholds are in: PROBABILITY when calibrated, else SCORE."""
+    return PROBABILITY if is_calibrated(results) else SCORE
+
+
+def ranking_values(results: Sequence[QuestionResult], scale: str) -> list[float]:
+    """What ranks a run's answers from most to least confident on `scale`: the best span's confidence (its
+    probability; 0.0 for no span) or its score (-inf for no span)."""
+    if scale not in THRESHOLD_SCALES:
+        raise ValueError(f"unknown threshold scale {scale!r}: use {PROBABILITY!r} or {SCORE!r}")
+    return [r.confidence if scale == PROBABILITY else r.score for r in results]
+
+
+def calibration_figures(results: Sequence[QuestionResult], *, scale: str | None = None,
+                        bins: int = RELIABILITY_BINS) -> dict:
+    """How well the confidence predicts being right, answering every question with its best guess
+    (`QuestionResult.correct`): `ece` and the `reliability` bins of `confidence`; `coverage_at_80`/`_90`, the
+    largest share of the questions answerable most confident first (ranked on `scale`) while at least
+    80 %/90 % of those answered are right; `accuracy_answering_all` (%) and `mean_confidence`."""
+    scale = threshold_scale_of(results) if scale is None else scale
+    confidences = [r.confidence for r in results]
+    correct = [r.correct for r in results]
+    figures = {"ece": expected_calibration_error(confidences, correct, bins) if results else None,
+               "reliability": reliability_bins(confidences, correct, bins)}
+    ranked = ranking_values(results, scale)
+    for target in COVERAGE_TARGETS:
+        figures[f"coverage_at_{round(100 * target)}"] = coverage_at_accuracy(ranked, correct, target)
+    figures["accuracy_answering_all"] = percentage(correct)
+    figures["mean_confidence"] = sum(confidences) / len(confidences) if confidences else None
+    return figures
+
+
 def miss_counts(results: Sequence[QuestionResult]) -> dict:
     """Every wrong answer (exact match 0) classed as a retrieval, early-stop or reader miss, with the reader
     misses split into wrong spans, wrong abstentions and answers to unanswerable questions."""
@@ -282,10 +363,11 @@ def miss_counts(results: Sequence[QuestionResult]) -> dict:
     return counts
 
 
-def worst_misses(results: Sequence[QuestionResult], n: int = WORST_MISSES) -> list[QuestionResult]:
-    """The wrong answers given with the most confidence first (then the lowest F1, then file order)."""
+def worst_misses(results: Sequence[QuestionResult], n: int = WORST_MISSES, *, scale: str = SCORE) -> list[QuestionResult]:
+    """The wrong answers given with the most confidence (on `scale`) first (then the lowest F1, then file order)."""
+    values = ranking_values(results, scale)
     wrong = [(i, r) for i, r in enumerate(results) if r.wrong]
-    wrong.sort(key=lambda pair: (-pair[1].score if math.isfinite(pair[1].score) else math.inf, pair[1].f1, pair[0]))
+    wrong.sort(key=lambda pair: (-values[pair[0]] if math.isfinite(values[pair[0]]) else math.inf, pair[1].f1, pair[0]))
     return [r for _, r in wrong[:n]]
 
 
@@ -297,7 +379,8 @@ def finite_or_none(value: float | None) -> float | None:
 def miss_record(r: QuestionResult) -> dict:
     return {
         "id": r.id, "question": r.question, "golds": list(r.golds), "prediction": r.prediction,
-        "best_span": r.best_text, "score": finite_or_none(r.score), "f1": 100.0 * r.f1, "miss": r.miss,
+        "best_span": r.best_text, "score": finite_or_none(r.score), "confidence": r.confidence,
+        "probability": r.probability, "f1": 100.0 * r.f1, "miss": r.miss,
         "passages_read": r.passages_read,
         "passages": [
             {"rank": p.rank, "title": p.title, "doc_id": p.doc_id, "score": p.score, "holds_answer": p.holds_answer,
@@ -309,8 +392,16 @@ def miss_record(r: QuestionResult) -> dict:
 
 def build_report(results: Sequence[QuestionResult], *, k: int, retrieval: bool, seconds: float,
                  threshold: float, scoring: str, settings: dict | None = None, versions: dict | None = None,
-                 machine: dict | None = None) -> dict:
-    """All figures of a run, with the required keys at the top level."""
+                 machine: dict | None = None, min_confidence: float | None = None,
+                 threshold_scale: str | None = None) -> dict:
+    """All figures of a run, with the required keys at the top level.
+
+    `threshold` is the score threshold the run abstained below and `min_confidence` the probability it
+    needed (a calibrated run). `threshold_scale` (default: PROBABILITY when the answers carry a probability,
+    else SCORE) is the scale of the recorded "threshold", the best thresholds and the risk–coverage curve;
+    ask for SCORE to fit a score threshold on a calibrated run."""
+    scale = threshold_scale_of(results) if threshold_scale is None else threshold_scale
+    values = ranking_values(results, scale)
     n = len(results)
     report: dict = {
         "questions": n,
@@ -333,26 +424,27 @@ def build_report(results: Sequence[QuestionResult], *, k: int, retrieval: bool, 
     report["seconds"] = seconds
     report["answered"] = sum(1 for r in results if not r.abstained)
     report["abstained"] = sum(1 for r in results if r.abstained)
-    report["threshold"] = threshold
+    report["threshold"] = min_confidence if scale == PROBABILITY else threshold
+    report["threshold_scale"] = scale
 
-    scores = [r.score for r in results]
     has_answer = [r.has_answer for r in results]
     answered_text = [bool(r.best_text) for r in results]
-    best_f1, best_thresh = find_best_threshold(scores, [r.best_f1 for r in results], has_answer, answered_text)
-    best_em, best_em_thresh = find_best_threshold(scores, [r.best_exact for r in results], has_answer, answered_text)
+    best_f1, best_thresh = find_best_threshold(values, [r.best_f1 for r in results], has_answer, answered_text)
+    best_em, best_em_thresh = find_best_threshold(values, [r.best_exact for r in results], has_answer, answered_text)
     report["best_threshold"] = best_thresh
     report["best_threshold_f1"] = best_f1
     if best_thresh is not None:
-        at = [(r.best_exact, r.best_f1) if r.score >= best_thresh else question_scores("", r.golds or (), scoring)
-              for r in results]
+        at = [(r.best_exact, r.best_f1) if value >= best_thresh else question_scores("", r.golds or (), scoring)
+              for r, value in zip(results, values)]
         report["best_threshold_exact_match"] = percentage([e for e, _ in at])
     else:
         report["best_threshold_exact_match"] = None
     report["best_exact_match_threshold"] = best_em_thresh
     report["best_exact_match"] = best_em
-    report["risk_coverage"] = risk_coverage(scores, [r.best_exact for r in results], [r.best_f1 for r in results])
+    report["risk_coverage"] = risk_coverage(values, [r.best_exact for r in results], [r.best_f1 for r in results])
+    report.update(calibration_figures(results, scale=scale))
     report["misses"] = miss_counts(results)
-    report["worst_misses"] = [miss_record(r) for r in worst_misses(results)]
+    report["worst_misses"] = [miss_record(r) for r in worst_misses(results, scale=scale)]
     report["scoring"] = scoring
     report["settings"] = dict(settings or {})
     report["versions"] = dict(versions or {})
@@ -364,3 +456,11 @@ def build_report(results: Sequence[QuestionResult], *, k: int, retrieval: bool, 
 def predictions_of(results: Sequence[QuestionResult]) -> dict[str, str]:
     """The official predictions format: {question id: answer text}, "" for an abstention."""
     return {r.id: r.prediction for r in results}
+
+
+def detail_record(r: QuestionResult) -> dict:
+    """One question of `citeqa eval --details`: `prediction` is the best guess, given even when the run
+    abstained; `confidence` its confidence; `exact_match` (0 or 1) and `f1` (0–1) score what the run
+    predicted, so an abstention scores as one (1 on an unanswerable question, 0 otherwise)."""
+    return {"id": r.id, "prediction": r.best_text, "confidence": r.confidence, "abstained": r.abstained,
+            "exact_match": r.exact, "f1": r.f1}
