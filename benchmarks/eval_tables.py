@@ -31,8 +31,11 @@ def _f(value, digits: int = 1) -> str:
 
 
 def _threshold(report: dict) -> str:
+    """The run's abstention setting: a span score, or a probability (shown in %) when the reader is calibrated."""
     value = report.get("threshold")
-    return "none" if value is None else f"{value:.2f}"
+    if value is None:
+        return "none"
+    return f"p ≥ {100 * value:.0f} %" if report.get("threshold_scale") == "probability" else f"{value:.2f}"
 
 
 def _runtime(report: dict) -> str:
