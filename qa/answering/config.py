@@ -55,6 +55,7 @@ class Config:
     index_type: str = "auto"  # vector index of a new faiss index: auto (by chunk count), flat, hnsw, ivfpq
     store: str = "faiss"  # faiss: index_dir is a folder; milvus: index_dir names the collections
     store_uri: str | None = None  # milvus: a Milvus Lite .db file or http://host:19530 (default: cache milvus.db)
+    prefer_newer: bool = True  # time-sensitive questions: a newer document's differing strong answer wins
     allow_uploads: bool = False  # the chat: whether its users may add and remove documents (off: read-only)
     max_upload_chunks: int = 2000  # the chat: a bigger upload is refused (use `citeqa index`); ~20 s of embedding
 
@@ -81,8 +82,9 @@ class Config:
                                                 or not isinstance(self.min_confidence, (int, float))
                                                 or not 0.0 <= self.min_confidence <= 1.0):
             raise ValueError(f"min_confidence must be a probability in [0, 1] or None, got {self.min_confidence!r}")
-        if not isinstance(self.allow_uploads, bool):
-            raise ValueError(f"allow_uploads must be True or False, got {self.allow_uploads!r}")
+        for name in ("allow_uploads", "prefer_newer"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         self.index_target  # validates the store, its URI and the index type
         if self.retrieval_mode not in RETRIEVAL_MODES:
             raise ValueError(f"unknown retrieval mode {self.retrieval_mode!r}: choose one of {', '.join(RETRIEVAL_MODES)}")

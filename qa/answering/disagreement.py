@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 from qa.answering.normalize import normalize_answer
 from qa.answering.types import Answer
 
 MAX_DIFFERING = 3
+TIME_WORDS = frozenset("""now currently current latest still today recently recent newest anymore yet expected planned
+scheduled will upcoming next""".split())
+TIME_PHRASES = ("as of", "this year", "these days", "at the moment", "most recent", "so far")
+_WORD = re.compile(r"[^\W_]+")
 
 
 def strength(answer: Answer) -> float:
@@ -48,3 +55,26 @@ def differing_answers(answer: Answer, *, margin: float = 2.0, probability_margin
         return []
     dated = sorted((a for a in kept if a.citations[0].date), key=lambda a: a.citations[0].date, reverse=True)
     return dated + [a for a in kept if not a.citations[0].date]
+
+
+def is_time_sensitive(question: str) -> bool:
+    """Whether a question asks about something that changes over time ("now", "latest", "expected to", "will"),
+    where a newer source should win over an older one that says otherwise."""
+    lowered = question.lower()
+    return bool(TIME_WORDS & set(_WORD.findall(lowered))) or any(phrase in lowered for phrase in TIME_PHRASES)
+
+
+def prefer_newer(answer: Answer) -> Answer:
+    """For a time-sensitive question whose strong answers from different documents differ: the answer of the
+    newest dated document, marked `newer_preferred`, with the displaced answer first among its candidates.
+    Any other answer comes back unchanged."""
+    if not is_time_sensitive(answer.question):
+        return answer
+    found = differing_answers(answer)
+    if len(found) < 2 or not found[0].citations[0].date or found[0] is answer:
+        return answer
+    newest = found[0]
+    if normalize_answer(newest.text or "") == normalize_answer(answer.text or ""):
+        return answer
+    others = (replace(answer, candidates=()), *(c for c in answer.candidates if c is not newest))
+    return replace(newest, candidates=others[: max(len(answer.candidates), 1)], newer_preferred=True)

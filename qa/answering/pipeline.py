@@ -12,6 +12,7 @@ from embeddings.embedder import Embedder
 from embeddings.passage_index import PassageIndex
 from qa.answering.calibrator import AnswerCalibrator, load_calibrator
 from qa.answering.config import Config, check_count, embedder_from_config
+from qa.answering.disagreement import prefer_newer
 from qa.answering.features import CandidateGroup, candidate_features, group_spans
 from qa.answering.reader import ExtractiveReader, Reader
 from qa.answering.retrievers import Retriever, make_retriever
@@ -215,11 +216,13 @@ class PassageAnswerer:
         limit = self.reader.no_answer_threshold if threshold is None else checked_threshold(threshold)
         spans, read = self.read_spans(question, passages, limit=limit)
         if self.calibrator is None:
-            return merge_spans(question, spans, passages, threshold=limit, alternatives=self.config.alternatives,
-                               passages_read=read)
-        needed = self.min_confidence if min_confidence is None else checked_probability(min_confidence)
-        return calibrated_answer(question, spans, passages, self.calibrator, min_confidence=needed, threshold=limit,
-                                 alternatives=self.config.alternatives, passages_read=read, retrieved=self.retrieves)
+            answer = merge_spans(question, spans, passages, threshold=limit, alternatives=self.config.alternatives,
+                                 passages_read=read)
+        else:
+            needed = self.min_confidence if min_confidence is None else checked_probability(min_confidence)
+            answer = calibrated_answer(question, spans, passages, self.calibrator, min_confidence=needed, threshold=limit,
+                                       alternatives=self.config.alternatives, passages_read=read, retrieved=self.retrieves)
+        return prefer_newer(answer) if self.config.prefer_newer else answer
 
 
 class Assistant(PassageAnswerer):

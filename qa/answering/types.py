@@ -108,6 +108,7 @@ class Answer:
     probability: float | None = None  # calibrated probability of being right (None: no calibrator)
     min_confidence: float | None = None  # the probability an answer needed (None: no calibrator)
     unsure: bool = False  # abstained, but `candidates[0]` is a best guess worth showing
+    newer_preferred: bool = False  # a time-sensitive question: a newer source's differing answer was chosen
 
     @property
     def abstained(self) -> bool:
