@@ -25,29 +25,42 @@ class CalibratorError(ValueError):
 
 @dataclass(frozen=True)
 class Trees:
-    """Gradient-boosted regression trees on the log-odds: `init` plus `learning_rate` times each tree's leaf."""
+    """Gradient-boosted regression trees on the log-odds: `init` plus `learning_rate` times each tree's leaf.
+    Node arrays are (trees × nodes), padded with leaves, so all trees are walked at once."""
 
     init: float
     learning_rate: float
-    feature: tuple[np.ndarray, ...]  # per tree, per node: the feature index (-1 at a leaf)
-    threshold: tuple[np.ndarray, ...]  # go left when value <= threshold
-    left: tuple[np.ndarray, ...]
-    right: tuple[np.ndarray, ...]
-    value: tuple[np.ndarray, ...]
+    feature: np.ndarray  # the feature index of each node (-1 at a leaf)
+    threshold: np.ndarray  # go left when value <= threshold
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+
+    @classmethod
+    def from_lists(cls, init: float, learning_rate: float, trees: Sequence[dict[str, np.ndarray]]) -> "Trees":
+        width = max(len(tree["feature"]) for tree in trees)
+
+        def padded(name: str, fill, dtype) -> np.ndarray:
+            out = np.full((len(trees), width), fill, dtype=dtype)
+            for i, tree in enumerate(trees):
+                out[i, : len(tree[name])] = tree[name]
+            return out
+
+        return cls(init, learning_rate, padded("feature", -1, np.int64), padded("threshold", 0.0, np.float64),
+                   padded("left", 0, np.int64), padded("right", 0, np.int64), padded("value", 0.0, np.float64))
 
     def log_odds(self, x: np.ndarray) -> np.ndarray:
-        total = np.full(len(x), self.init, dtype=np.float64)
-        rows = np.arange(len(x))
-        for feature, threshold, left, right, value in zip(self.feature, self.threshold, self.left, self.right, self.value):
-            node = np.zeros(len(x), dtype=np.int64)
-            while True:
-                inner = feature[node] >= 0
-                if not inner.any():
-                    break
-                go_left = x[rows, np.maximum(feature[node], 0)] <= threshold[node]
-                node = np.where(inner, np.where(go_left, left[node], right[node]), node)
-            total += self.learning_rate * value[node]
-        return total
+        trees = np.arange(self.feature.shape[0])[None, :]
+        rows = np.arange(len(x))[:, None]
+        node = np.zeros((len(x), self.feature.shape[0]), dtype=np.int64)
+        while True:
+            feature = self.feature[trees, node]
+            inner = feature >= 0
+            if not inner.any():
+                break
+            go_left = x[rows, np.maximum(feature, 0)] <= self.threshold[trees, node]
+            node = np.where(inner, np.where(go_left, self.left[trees, node], self.right[trees, node]), node)
+        return self.init + self.learning_rate * self.value[trees, node].sum(axis=1)
 
 
 @dataclass(frozen=True)
@@ -112,21 +125,23 @@ def _model_from(data: dict, width: int) -> Trees | Logistic:
             raise CalibratorError(f"logistic calibrator needs {width} finite values per array")
         return Logistic(*arrays, float(data["intercept"]))
     if data["kind"] == "trees":
-        trees = data["trees"]
-        parts = {name: tuple(np.asarray(tree[name], dtype=np.int64 if name in ("feature", "left", "right") else np.float64)
-                             for tree in trees) for name in ("feature", "threshold", "left", "right", "value")}
-        for i in range(len(trees)):
-            nodes = len(parts["feature"][i])
-            if nodes == 0 or any(len(parts[name][i]) != nodes for name in parts):
+        trees = []
+        for i, tree in enumerate(data["trees"]):
+            parts = {name: np.asarray(tree[name], dtype=np.int64 if name in ("feature", "left", "right") else np.float64)
+                     for name in ("feature", "threshold", "left", "right", "value")}
+            nodes = len(parts["feature"])
+            if nodes == 0 or any(part.shape != (nodes,) for part in parts.values()):
                 raise CalibratorError(f"tree {i} has arrays of different lengths")
-            inner = parts["feature"][i] >= 0
-            if (parts["feature"][i] >= width).any():
-                raise CalibratorError(f"tree {i} uses a feature index beyond the {width} features")
-            parents = np.flatnonzero(inner)
-            for children in (parts["left"][i][parents], parts["right"][i][parents]):
+            if (parts["feature"] >= width).any() or not np.isfinite(parts["value"]).all():
+                raise CalibratorError(f"tree {i} uses a feature index beyond the {width} features or a non-finite leaf")
+            parents = np.flatnonzero(parts["feature"] >= 0)
+            for children in (parts["left"][parents], parts["right"][parents]):
                 if (children <= parents).any() or (children >= nodes).any():  # children after parents: walks end
                     raise CalibratorError(f"tree {i} has a child index out of order or out of range")
-        return Trees(float(data["init"]), float(data["learning_rate"]), **parts)
+            trees.append(parts)
+        if not trees:
+            raise CalibratorError("a trees calibrator needs at least one tree")
+        return Trees.from_lists(float(data["init"]), float(data["learning_rate"]), trees)
     raise CalibratorError(f"unknown calibrator model kind {data['kind']!r}: logistic or trees")
 
 
