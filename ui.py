@@ -13,15 +13,21 @@ import html
 import logging
 import math
 import os
+import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 from corpus.loaders import SUPPORTED_SUFFIXES
+from qa.answering.citing import (ANSWER, ANSWERED, BEST_GUESS, BEST_GUESS_TEXT, NOT_FOUND, NOT_FOUND_TEXT, PASSAGE,
+                                 PLAIN, CitedAnswer, CitedPassage, Highlight, Segment, SourceCard, card_highlights,
+                                 cite, copy_text, document_segments, one_line)
 from qa.answering.disagreement import differing_answers
 from qa.answering.followup import anchor_question, retrieval_query
 from qa.answering.retrievers import RETRIEVAL_MODES
+from qa.answering.types import confidence_words
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +39,23 @@ EXAMPLES = [
     "Who does Musk call a liar?",
 ]
 
-ABSTAIN_TEXT = "The documents don't say."
+ABSTAIN_TEXT = NOT_FOUND_TEXT  # "The documents don't say."
+COPY_LABEL = "Copy answer with citations"
+CONFIDENCE_LABEL = "Answer when at least N % likely right"
 MAX_UPLOAD_BYTES = 20_000_000
 UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES  # the chat takes every format the loaders read
 MAX_K = 20
+# "View document" texts that travel inside a reply, in all (more is fetched from /document when opened): the chat
+# sends its history back with every question, so whole long documents are not kept in it.
+INLINE_DOCUMENT_CHARS = 40_000
+MAX_HIGHLIGHTS = 4 * MAX_K  # a card's passages and answer spans, as a "view document" link carries them
+MAX_DOC_ID_CHARS = 200
+_HIGHLIGHT = re.compile(r"([ap])([0-9]{1,10})-([0-9]{1,10})")
 
 # Characters that Markdown would act on in the answer line; written as numeric entities, which both
 # Markdown and HTML show as the character itself. `html.escape` covers & < > (quotes need no escaping
-# outside attributes, and every attribute we write is fixed text).
+# outside attributes; every attribute we write is fixed text, but for the "view document" link's, which is
+# URL-encoded and then escaped with its quotes).
 _MARKDOWN_SPECIALS = {ch: f"&#{ord(ch)};" for ch in "\\`*_[]~|"}
 
 
@@ -55,34 +70,113 @@ def escape_html(text: str) -> str:
 
 
 def _html_lines(escaped: str) -> str:
-    """Newlines as <br>, so an HTML block in the reply never holds a blank line (which would end it)."""
-    return escaped.replace("\r\n", "\n").replace("\n", "<br>")
+    """Line breaks (LF, CRLF, a lone CR: each ends a Markdown line) as <br>, so an HTML block in the reply never
+    holds a blank line (which would end it)."""
+    return escaped.replace("\r\n", "\n").replace("\r", "\n").replace("\n", "<br>")
 
 
-def highlight(citation) -> str:
-    """The citation's passage, escaped, with the answer span in <mark> (no mark for an empty span)."""
-    passage = citation.passage
-    a = max(0, min(citation.answer_start_in_passage, len(passage)))
-    b = max(a, min(citation.answer_end_in_passage, len(passage)))
-    if b == a:
-        return _html_lines(escape_html(passage))
-    return _html_lines(escape_html(passage[:a]) + "<mark>" + escape_html(passage[a:b]) + "</mark>" + escape_html(passage[b:]))
+def passage_html(passage: CitedPassage) -> str:
+    """A cited passage, escaped, with the answer span in <mark> (no mark when it has none)."""
+    if not passage.answer:
+        return _html_lines(escape_html(passage.text))
+    return _html_lines(escape_html(passage.before) + "<mark>" + escape_html(passage.answer) + "</mark>"
+                       + escape_html(passage.after))
 
 
 def answer_line(text: str) -> str:
     """The answer on one line (a span may run across a paragraph break), as the reply shows it."""
-    return " ".join(text.split())
+    return one_line(text)
 
 
-def source_heading(number: int, citation) -> str:
+def markers_html(numbers: Sequence[int]) -> str:
+    """The answer's inline markers, one clickable chip per source card: [1][2]."""
+    return "".join(f'<span class="cite-ref">[{n}]</span>' for n in numbers)
+
+
+def card_heading(card: SourceCard) -> str:
     """`[1] Title` and, under it, `date · source · page 3`; escaped."""
-    details = [escape_html(d) for d in (citation.date, citation.source) if d]
-    if citation.page is not None:
-        details.append(f"page {citation.page}")
-    heading = f'<span class="cite-n">[{number}]</span> <span class="cite-title">{escape_html(citation.title)}</span>'
+    details = [escape_html(d) for d in (card.date, card.source) if d]
+    pages = list(dict.fromkeys(p.page for p in card.passages if p.page is not None))
+    if pages:
+        details.append(("page " if len(pages) == 1 else "pages ") + ", ".join(map(str, pages)))
+    heading = f'<span class="cite-n">[{card.number}]</span> <span class="cite-title">{escape_html(card.title)}</span>'
     if details:
         heading += f' <span class="cite-meta">{" · ".join(details)}</span>'
     return heading
+
+
+def document_html(segments: Sequence[Segment]) -> str:
+    """A whole document, escaped: answer spans in <mark>, the passages used shaded, line breaks kept."""
+    tags = {ANSWER: ("<mark>", "</mark>"), PASSAGE: ('<span class="cite-doc-passage">', "</span>"), PLAIN: ("", "")}
+    return _html_lines("".join(tags[s.kind][0] + escape_html(s.text) + tags[s.kind][1] for s in segments))
+
+
+def highlights_param(highlights: Sequence[Highlight]) -> str:
+    """Highlights as the "view document" link carries them: `p0-60,a22-36` (passage, answer; document offsets)."""
+    return ",".join(f"{'a' if h.kind == ANSWER else 'p'}{h.start}-{h.end}" for h in highlights)
+
+
+def parse_highlights(param, length: int) -> tuple[Highlight, ...]:
+    """The highlights a client sent back (untrusted): at most MAX_HIGHLIGHTS ranges `[ap]START-END`, each inside a
+    document of `length` characters; anything else is a ValueError."""
+    if not isinstance(param, str) or len(param) > 24 * MAX_HIGHLIGHTS:
+        raise ValueError("highlights must be a short string like p0-60,a22-36")
+    items = param.split(",") if param else []
+    if len(items) > MAX_HIGHLIGHTS:
+        raise ValueError(f"at most {MAX_HIGHLIGHTS} highlights")
+    highlights = []
+    for item in items:
+        found = _HIGHLIGHT.fullmatch(item)
+        if found is None or not int(found[2]) < int(found[3]) <= length:
+            raise ValueError("highlights must be ranges like p0-60,a22-36 inside the document")
+        highlights.append(Highlight(int(found[2]), int(found[3]), ANSWER if found[1] == "a" else PASSAGE))
+    return tuple(highlights)
+
+
+def document_view_html(card: SourceCard, text: str | None) -> str:
+    """The card's "View document": the whole text inside the reply when given (no round trip), else a link the
+    page's script follows to the read-only `/document` endpoint; either way scrolled to the highlight when opened."""
+    if text is not None:
+        body = document_html(document_segments(text, card_highlights(card)))
+    else:
+        query = urlencode({"id": card.doc_id, "h": highlights_param(card_highlights(card)[:MAX_HIGHLIGHTS])})
+        body = f'<a class="cite-doc-load" href="#citeqa-doc?{html.escape(query)}">Load the whole document</a>'
+    return (f'<details class="cite-doc"><summary>View document</summary>'
+            f'<div class="cite-doc-text" tabindex="0">{body}</div></details>')
+
+
+def card_html(card: SourceCard, *, opened: bool, text: str | None = None) -> str:
+    """One collapsible card per source document: heading, the passages used, then "View document"."""
+    passages = "".join(f'<blockquote class="cite-passage">{passage_html(p)}</blockquote>' for p in card.passages)
+    return (f'<details class="cite"{" open" if opened else ""}><summary>{card_heading(card)}</summary>'
+            f"{passages}{document_view_html(card, text)}</details>")
+
+
+def copy_block(cited: CitedAnswer) -> str:
+    """The "Copy answer with citations" button and, hidden beside it, the plain text it copies (newlines as
+    character references, so the HTML block holds no blank line)."""
+    text = escape_html(copy_text(cited)).replace("\r", "").replace("\n", "&#10;")
+    return (f'<div class="cite-actions"><button type="button" class="cite-copy">{COPY_LABEL}</button>'
+            f'<pre class="cite-copy-text" hidden>{text}</pre></div>')
+
+
+def confidence_label(answer) -> str:
+    """"likely right, 82 %" with a calibrated probability; else the uncalibrated "confidence 88%"."""
+    if answer.probability is not None:
+        return confidence_words(answer.probability)
+    return f"confidence {answer.confidence:.0%}"
+
+
+def answer_heading(answer, cited: CitedAnswer) -> str:
+    """The reply's first line: the answer in bold with its markers and confidence; a best guess labelled as one
+    (never bold like an answer); or that the documents don't say."""
+    if cited.kind == NOT_FOUND:
+        return ABSTAIN_TEXT
+    if cited.kind == BEST_GUESS:
+        guess = answer.best_guess
+        note = f" ({confidence_words(guess.probability)})" if guess.probability is not None else ""
+        return f"{BEST_GUESS_TEXT} <em>{escape(cited.text)}</em> {markers_html(cited.markers)}{note}"
+    return f"**{escape(cited.text)}** {markers_html(cited.markers)} ({confidence_label(answer)})"
 
 
 def differing_block(answer) -> list[str]:
@@ -102,29 +196,40 @@ def differing_block(answer) -> list[str]:
     return parts
 
 
-def render_answer(answer, *, followup_of: str | None = None) -> str:
-    """The chat reply: the answer in bold with its confidence, then numbered collapsible sources (the first
-    one open) with the answer span highlighted; or the abstention with the closest passages found.
-    `followup_of` names the earlier question a follow-up was retrieved with."""
-    parts = []
-    if answer.text is None:
-        parts.append(ABSTAIN_TEXT)
-        if answer.citations:
-            parts.append("Closest passages found:")
-    else:
-        parts.append(f"**{escape(answer_line(answer.text))}** (confidence {answer.confidence:.0%})")
+def render_answer(answer, *, followup_of: str | None = None, documents: Mapping[str, str] | None = None) -> str:
+    """The chat reply: the answer in bold with [n] markers numbering its source documents and its confidence (or
+    the best guess, or that the documents don't say), then one collapsible card per document (the first open)
+    with the answer highlighted in each passage used, and the copy button. `documents` holds the texts shown
+    inside the reply by "View document" (doc id → text; the others are fetched when opened). `followup_of` names
+    the earlier question a follow-up was retrieved with."""
+    cited = cite(answer)
+    parts = [answer_heading(answer, cited)]
+    if cited.kind == ANSWERED:
         parts.extend(differing_block(answer))
-        if answer.citations:
-            parts.append("Sources:")
-    for number, citation in enumerate(answer.citations, start=1):
-        opened = " open" if number == 1 and answer.text is not None else ""
-        parts.append(
-            f'<details class="cite"{opened}><summary>{source_heading(number, citation)}</summary>'
-            f'<blockquote class="cite-passage">{highlight(citation)}</blockquote></details>'
-        )
+    if cited.cards:
+        parts.append("Closest passages found:" if cited.kind == NOT_FOUND else "Sources:")
+        texts = documents or {}
+        parts.extend(card_html(card, opened=card.number == 1 and cited.kind != NOT_FOUND, text=texts.get(card.doc_id))
+                     for card in cited.cards)
+        parts.append(copy_block(cited))
     if followup_of:
         parts.append(f"<sub>Searched together with the previous question: “{escape(followup_of)}”</sub>")
     return "\n\n".join(parts)
+
+
+def shows_whole(text: str, card: SourceCard) -> bool:
+    """Whether `text` is the card's document as cited: every passage sits at its offsets (else it is not shown)."""
+    return all(text[p.passage_start:p.passage_end] == p.text for p in card.passages)
+
+
+def checked_percent(value) -> float | None:
+    """A client's "answer when at least N % likely right" as a probability: None stays None (the default); else
+    a number from 0 to 100, anything else a ValueError."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        raise ValueError(f"min_confidence must be a number from 0 to 100 (percent likely right), got {value!r:.40}")
+    return float(value) / 100
 
 
 def message_text(message) -> str:
@@ -168,7 +273,7 @@ class ChatService:
     in flight finishes on the assistant it started with. One write runs at a time.
     """
 
-    def __init__(self, assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES):
+    def __init__(self, assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES, inline_document_chars: int = INLINE_DOCUMENT_CHARS):
         from qa.indexing.stores import resolved
 
         if assistant.embedder is None:
@@ -180,6 +285,7 @@ class ChatService:
         self.index_dir = Path(self.target.location) if self.target.store == "faiss" else None
         self.config = assistant.config.with_changes(index_dir=self.target.location, store_uri=self.target.uri)
         self.max_upload_bytes = max_upload_bytes
+        self.inline_document_chars = inline_document_chars
         self.allow_writes = assistant.config.allow_uploads
         self.max_upload_chunks = assistant.config.max_upload_chunks
         self._job: IndexingJob | None = None
@@ -201,6 +307,13 @@ class ChatService:
     def default_threshold(self) -> float:
         return float(self.reader.no_answer_threshold)
 
+    @property
+    def default_min_confidence(self) -> float | None:
+        """The probability an answer needs by default (the answer calibrator's setting), or None when the reader
+        has no calibrator (then the score threshold decides)."""
+        value = self.assistant().min_confidence
+        return None if value is None else float(value)
+
     def assistant(self, mode: str | None = None):
         """The current assistant, with the retriever of `mode` (built once per index generation)."""
         with self._lock:
@@ -212,28 +325,69 @@ class ChatService:
             return found
 
     def ask(self, question: str, history: Sequence | None = None, *, k=None, mode: str | None = None,
-            threshold=None):
-        """(answer, the earlier question a follow-up was retrieved with or None)."""
+            threshold=None, min_confidence=None):
+        """(answer, the earlier question a follow-up was retrieved with or None). `min_confidence` is a percentage
+        (0–100) and needs a reader with an answer calibrator."""
         previous = user_questions(history)
         anchor = anchor_question(question, previous) if isinstance(question, str) else None
         retrieval = retrieval_query(question, previous) if anchor else None
         k = None if k is None else max(1, min(int(k), MAX_K))
         threshold = None if threshold is None or (isinstance(threshold, float) and math.isnan(threshold)) else float(threshold)
-        answer = self.assistant(mode).answer(question, k=k, threshold=threshold, retrieval_query=retrieval)
-        return answer, anchor
+        options = {"k": k, "threshold": threshold, "retrieval_query": retrieval}
+        probability = checked_percent(min_confidence)
+        if probability is not None:
+            if self.default_min_confidence is None:
+                raise ValueError("min_confidence needs a reader with an answer calibrator; this one has none "
+                                 "(set threshold instead)")
+            options["min_confidence"] = probability
+        return self.assistant(mode).answer(question, **options), anchor
 
-    def reply(self, question: str, history: Sequence | None = None, k=None, mode: str | None = None, threshold=None) -> str:
+    def reply(self, question: str, history: Sequence | None = None, k=None, mode: str | None = None, threshold=None,
+              min_confidence=None) -> str:
         """The chat's reply text; an error becomes a message, never an exception."""
         from qa.answering.pipeline import EmptyQuestionError
 
         try:
-            answer, anchor = self.ask(question, history, k=k, mode=mode, threshold=threshold)
+            answer, anchor = self.ask(question, history, k=k, mode=mode, threshold=threshold, min_confidence=min_confidence)
+            return self.render(answer, followup_of=anchor)
         except EmptyQuestionError as err:
             return str(err).capitalize() + "."
         except Exception as err:  # shown in the chat, never a broken page
             log.exception("chat request failed")
             return f"Sorry, something went wrong: {escape(str(err) or type(err).__name__)}"
-        return render_answer(answer, followup_of=anchor)
+
+    def render(self, answer, *, followup_of: str | None = None) -> str:
+        """The reply for an answer, with the texts of its smaller source documents inside it (see `render_answer`)."""
+        return render_answer(answer, followup_of=followup_of, documents=self.inline_documents(answer))
+
+    def inline_documents(self, answer) -> dict[str, str]:
+        """doc id → text of the source documents whose "View document" needs no round trip: in card order, while
+        their texts fit in `inline_document_chars` together, and only texts that hold the cited passages."""
+        index, budget, texts = self.assistant().index, self.inline_document_chars, {}
+        for card in cite(answer).cards:
+            try:
+                text = index.document_text(card.doc_id)
+            except KeyError:  # removed since the answer was found
+                continue
+            if len(text) <= budget and shows_whole(text, card):
+                texts[card.doc_id] = text
+                budget -= len(text)
+        return texts
+
+    def document_view(self, doc_id, highlights="") -> dict:
+        """A document for the chat's "View document" (read-only): its metadata and whole text cut into segments
+        [kind, text] ("answer", "passage" or ""). Only ids of indexed documents and ranges inside the text pass."""
+        if not isinstance(doc_id, str) or not 0 < len(doc_id) <= MAX_DOC_ID_CHARS:
+            raise ValueError("no such document in this chat's index")
+        index = self.assistant().index
+        found = index.documents([doc_id])
+        if doc_id not in found:
+            raise ValueError("no such document in this chat's index")
+        text = index.document_text(doc_id)
+        document = found[doc_id]
+        segments = document_segments(text, parse_highlights(highlights, len(text)))
+        return {"doc_id": doc_id, "title": document.title, "date": document.date,
+                "source": document.url or document.source, "segments": [[s.kind, s.text] for s in segments]}
 
     # -- documents --------------------------------------------------------------------------------
 
@@ -458,6 +612,21 @@ CSS = """
 .cite blockquote.cite-passage { margin: 6px 0 4px 0; border-left: 3px solid var(--color-accent);
         padding: 2px 10px; font-size: 0.95em; line-height: 1.5; }
 .cite mark { background: #fde68a; color: #111827; padding: 0 2px; border-radius: 3px; font-weight: 600; }
+.cite-ref { display: inline-block; margin-left: 1px; padding: 0 4px; border-radius: 6px; cursor: pointer;
+        font-size: 0.8em; font-weight: 600; line-height: 1.4; vertical-align: 0.15em; color: var(--color-accent);
+        background: var(--background-fill-secondary); border: 1px solid var(--border-color-primary); }
+.cite details.cite-doc { margin: 4px 0 4px 0; }
+.cite details.cite-doc > summary { font-size: 0.9em; color: var(--color-accent); }
+.cite .cite-doc-text { max-height: 45vh; overflow-y: auto; white-space: pre-wrap; overflow-wrap: anywhere;
+        margin-top: 4px; padding: 6px 10px; font-size: 0.92em; line-height: 1.5; border-radius: 6px;
+        background: var(--background-fill-primary); border: 1px solid var(--border-color-primary); }
+.cite .cite-doc-passage { background: rgba(253, 230, 138, 0.28); }
+.cite-actions { margin: 4px 0; }
+.cite-actions button.cite-copy { font-size: 0.85em; padding: 2px 10px; border-radius: 6px; cursor: pointer;
+        border: 1px solid var(--border-color-primary); background: var(--background-fill-secondary);
+        color: var(--body-text-color); }
+.cite-actions pre.cite-copy-text { white-space: pre-wrap; font-size: 0.85em; margin-top: 4px; }
+.cite-actions pre.cite-copy-text[hidden] { display: none !important; }  /* the chat's own pre style would show it */
 #citeqa-docs table, #citeqa-docs th, #citeqa-docs td, #citeqa-docs span { font-family: var(--font) !important; }
 #citeqa-header { gap: 0; }
 #citeqa-header h1 { margin-bottom: 0; }
@@ -508,6 +677,125 @@ JS = """
     box.scrollTop = box.scrollTop + top - 40;  // below the chat's toolbar
   };
   new MutationObserver(() => requestAnimationFrame(showLatest)).observe(document.body, { childList: true, subtree: true });
+
+  // "Copy answer with citations": the plain text hidden beside the button, through the clipboard API; where that
+  // is missing (a page served over plain http to another machine) or refused, a selected copy; failing both, the
+  // text is shown selected for Ctrl+C.
+  const copyText = async (text) => {
+    try {
+      if (navigator.clipboard && window.isSecureContext) { await navigator.clipboard.writeText(text); return true; }
+    } catch (err) { /* falls back below */ }
+    const area = document.createElement("textarea");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    Object.assign(area.style, { position: "fixed", top: "0", left: "0", opacity: "0" });
+    document.body.append(area);
+    area.select();
+    let copied = false;
+    try { copied = document.execCommand("copy"); } catch (err) { copied = false; }
+    area.remove();
+    return copied;
+  };
+  const copyAnswer = async (button) => {
+    const source = button.parentElement && button.parentElement.querySelector(".cite-copy-text");
+    if (!source) return;
+    const label = button.dataset.label || button.textContent;
+    button.dataset.label = label;
+    const copied = await copyText(source.textContent);
+    if (!copied) {
+      source.hidden = false;
+      const range = document.createRange();
+      range.selectNodeContents(source);
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+    }
+    button.textContent = copied ? "Copied" : "Press Ctrl+C to copy";
+    setTimeout(() => { button.textContent = label; }, 2000);
+  };
+
+  // "View document": a text that came inside the reply is shown at once; a longer one is fetched from the
+  // read-only /document endpoint (the same login and host checks as every call) and built from text nodes, never
+  // parsed as HTML. Either way the box scrolls to the answer (or to the passage when there is no answer).
+  const apiUrl = (path) => {
+    const root = (window.gradio_config && window.gradio_config.root) || document.baseURI;
+    return new URL(`gradio_api/call/${path}`, root.endsWith("/") ? root : `${root}/`);
+  };
+  const callApi = async (name, data) => {
+    const started = await fetch(apiUrl(name), { method: "POST", headers: { "Content-Type": "application/json" },
+                                                 body: JSON.stringify({ data }) });
+    if (!started.ok) throw new Error(`HTTP ${started.status}`);
+    const { event_id: eventId } = await started.json();
+    const stream = await fetch(apiUrl(`${name}/${eventId}`));
+    let event = "";
+    for (const line of (await stream.text()).split("\\n")) {
+      if (line.startsWith("event:")) event = line.slice(6).trim();
+      else if (line.startsWith("data:") && (event === "complete" || event === "error")) {
+        const payload = JSON.parse(line.slice(5).trim() || "null");
+        if (event === "complete") return payload[0];
+        const reason = typeof payload === "string" ? payload : payload && (payload.error || payload.message);
+        throw new Error(reason || "refused");
+      }
+    }
+    throw new Error("no reply");
+  };
+  const showSegments = (box, segments) => {
+    box.textContent = "";
+    for (const [kind, text] of segments) {
+      if (!kind) { box.append(text); continue; }
+      const part = document.createElement(kind === "answer" ? "mark" : "span");
+      if (kind !== "answer") part.className = "cite-doc-passage";
+      part.textContent = text;
+      box.append(part);
+    }
+  };
+  const loadDocument = async (view) => {
+    const box = view.querySelector(".cite-doc-text");
+    const link = box && box.querySelector("a.cite-doc-load");
+    if (!link || view.dataset.loading) return;
+    view.dataset.loading = "1";
+    const params = new URLSearchParams(link.getAttribute("href").split("?").slice(1).join("?"));
+    link.textContent = "Loading the document…";
+    try {
+      const found = await callApi("document", [params.get("id") || "", params.get("h") || ""]);
+      showSegments(box, found.segments);
+    } catch (err) {
+      box.textContent = `The document could not be loaded: ${err.message}`;
+    }
+    delete view.dataset.loading;
+  };
+  const scrollToHighlight = (view) => {
+    const box = view.querySelector(".cite-doc-text");
+    const target = box && (box.querySelector("mark") || box.querySelector(".cite-doc-passage"));
+    if (!target) return;
+    box.scrollTop += target.getBoundingClientRect().top - box.getBoundingClientRect().top - box.clientHeight / 3;
+  };
+  const openDocument = async (view) => { await loadDocument(view); scrollToHighlight(view); };
+  document.addEventListener("toggle", (event) => {
+    const view = event.target;
+    if (view instanceof HTMLDetailsElement && view.open && view.matches("details.cite-doc")) openDocument(view);
+  }, true);
+
+  // Clicks: the copy button, a "load the document" link, and an answer's [n] marker (opens and shows card n).
+  document.addEventListener("click", (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    if (!target) return;
+    const copy = target.closest("button.cite-copy");
+    if (copy) { event.preventDefault(); copyAnswer(copy); return; }
+    const load = target.closest("a.cite-doc-load");
+    if (load) {
+      event.preventDefault();
+      const view = load.closest("details.cite-doc");
+      if (view) openDocument(view);
+      return;
+    }
+    const marker = target.closest(".cite-ref");
+    const message = marker && marker.closest(".message-content, .message, .bot");
+    if (!message) return;
+    const card = [...message.querySelectorAll("details.cite")].find(
+      (item) => item.querySelector(".cite-n") && item.querySelector(".cite-n").textContent === marker.textContent);
+    if (card) { card.open = true; card.scrollIntoView({ block: "nearest" }); }
+  });
 }
 """
 
@@ -524,7 +812,7 @@ MODE_LABELS = {"hybrid": "Hybrid (dense + BM25)", "dense": "Dense (embeddings)",
 
 def build_app(service_or_assistant):
     """The Gradio app over one `ChatService` (or an `Assistant`, wrapped in one). The chat endpoint is `/chat`:
-    `(question, k, mode, threshold) -> reply`, every parameter after the question optional."""
+    `(question, k, mode, threshold, min_confidence) -> reply`, every parameter after the question optional."""
     import gradio as gr
 
     service = service_or_assistant if isinstance(service_or_assistant, ChatService) else ChatService(service_or_assistant)
@@ -543,39 +831,60 @@ def build_app(service_or_assistant):
 
 
 def _settings_sidebar(gr, service: ChatService) -> list:
-    """The sidebar's k, retrieval mode and abstention threshold: the chat's additional inputs."""
-    shown_threshold = round(service.default_threshold, 2)  # the field's value: 2.94, not 2.9410853385925293
+    """The sidebar's k, retrieval mode and when to abstain: the chat's additional inputs (k, mode, threshold,
+    min_confidence). With an answer calibrator a slider of how likely right an answer must be replaces the score
+    threshold field; the input not shown stays as a hidden empty value, so `/chat` keeps one signature."""
+    default_probability = service.default_min_confidence
     with gr.Sidebar(label="Settings", open=True, width=300, elem_id="citeqa-settings"):
         gr.Markdown("### Settings")
         k = gr.Slider(1, MAX_K, value=service.config.k, step=1, label="Passages (k)",
                       info="How many retrieved passages the reader reads.")
         mode = gr.Radio([(MODE_LABELS.get(m, m), m) for m in RETRIEVAL_MODES], value=service.config.retrieval_mode,
                         label="Retrieval")
-        threshold = gr.Number(value=shown_threshold, label="Abstention threshold",
-                              info=f"Below this score citeqa says the documents don't say. The reader's "
-                                   f"calibrated default is {shown_threshold:g}; higher abstains more.")
+        if default_probability is None:
+            shown_threshold = round(service.default_threshold, 2)  # the field's value: 2.94, not 2.9410853385925293
+            threshold = gr.Number(value=shown_threshold, label="Abstention threshold", elem_id="citeqa-threshold",
+                                  info=f"Below this score citeqa says the documents don't say. The reader's "
+                                       f"calibrated default is {shown_threshold:g}; higher abstains more.")
+            min_confidence = gr.Number(value=None, visible=False, label=CONFIDENCE_LABEL)
+        else:
+            threshold = gr.Number(value=None, visible=False, label="Abstention threshold")
+            percent = round(100 * default_probability)
+            min_confidence = gr.Slider(0, 100, value=percent, step=5, label=CONFIDENCE_LABEL,
+                                       elem_id="citeqa-min-confidence",
+                                       info=f"N, in %: below it citeqa says it is not sure and shows its best guess "
+                                            f"as one. The calibrated default is {percent} %; higher abstains more.")
         gr.Markdown("Short follow-ups such as *Who funds it?* are searched together with the previous question.")
-    return [k, mode, threshold]
+    return [k, mode, threshold, min_confidence]
 
 
 def _chat(gr, service: ChatService, settings: list) -> None:
-    """The chat tab and its `/chat` endpoint; API callers who leave a setting out get the service's own value
-    (the reader's exact threshold, not the rounded one the field shows)."""
+    """The chat tab and its `/chat`, `/ask` and `/document` endpoints; API callers who leave a setting out get the
+    service's own value (the reader's exact threshold or calibrated setting, not the rounded one the field shows)."""
 
     def chat(message: str, history: list, k: float = service.config.k, mode: str = service.config.retrieval_mode,
-             threshold: float = service.default_threshold) -> str:
-        return service.reply(message, history, k=k, mode=mode, threshold=threshold)
+             threshold: float | None = None, min_confidence: float | None = None) -> str:
+        return service.reply(message, history, k=k, mode=mode, threshold=threshold, min_confidence=min_confidence)
 
     def ask(question: str, k: int = service.config.k, mode: str = service.config.retrieval_mode,
-            threshold: float | None = None) -> dict:
+            threshold: float | None = None, min_confidence: float | None = None) -> dict:
         """The answer as data: text (None when the documents don't say), confidence, abstained, citations with
-        their character offsets, candidates; the shape of `citeqa ask --json`."""
+        their character offsets, candidates; the shape of `citeqa ask --json`. `min_confidence` is in % (0–100)."""
         try:
-            return service.ask(question, k=k, mode=mode, threshold=threshold)[0].to_dict()
-        except ValueError as err:  # an empty question, a bad k or mode: the caller's mistake, said plainly
+            return service.ask(question, k=k, mode=mode, threshold=threshold, min_confidence=min_confidence)[0].to_dict()
+        except ValueError as err:  # an empty question, a bad k, mode or min_confidence: the caller's mistake, said plainly
+            raise gr.Error(str(err)) from None
+
+    def document(doc_id: str, highlights: str = "") -> dict:
+        """One indexed document for "View document" (read-only): title, date, source and its text as segments
+        [kind, text], kind "answer", "passage" (the ranges in `highlights`, e.g. p0-60,a22-36) or ""."""
+        try:
+            return service.document_view(doc_id, highlights)
+        except ValueError as err:
             raise gr.Error(str(err)) from None
 
     gr.api(ask, api_name="ask", api_description="Answer a question from the indexed documents; returns the Answer as JSON.")
+    gr.api(document, api_name="document", api_description="One indexed document's text, for View document (read-only).")
     chatbot = gr.Chatbot(
         label="citeqa", show_label=False, height="72vh", min_height=420, latex_delimiters=[], sanitize_html=True,
         elem_id="citeqa-chat", autoscroll=False,

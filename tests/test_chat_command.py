@@ -108,3 +108,70 @@ def test_a_missing_readline_never_stops_the_chat(chat, capsys, tmp_path, monkeyp
     code, _ = chat(FakeTerminal("Where is the data center?\n"))
     assert code == 0 and answer_blocks(capsys.readouterr().out) == 1
     assert not (tmp_path / "cache" / "chat_history").exists()
+
+
+# -- what the terminal shows of an answer (citeqa ask and citeqa chat print the same) --------------------------
+
+
+PASSAGE = "The new entity will start building a data center in Abilene, Texas."
+AT = PASSAGE.index("Abilene")
+
+
+def citation(passage=PASSAGE, start=AT, end=AT + 7, doc_id="d1", title="Stargate"):
+    from qa.answering.types import Citation
+
+    return Citation(doc_id, title, "2025-01-24", "a.txt", passage, 100 + start, 100 + end, 100, 3.0)
+
+
+def test_a_calibrated_answer_shows_how_likely_it_is_right_in_words():
+    from qa.answering.types import Answer
+    from qa.cli.ask_command import format_answer
+
+    text = format_answer(Answer("Where?", "Abilene", 3.0, (citation(),), passages_read=2, probability=0.82,
+                                min_confidence=0.7))
+    assert text.splitlines()[:2] == ["Abilene", "  likely right, 82 % (score 3.00, 2 passages read)"]
+    assert "confidence" not in text
+    uncalibrated = format_answer(Answer("Where?", "Abilene", 3.0, (citation(),)))
+    assert uncalibrated.splitlines()[1] == "  confidence 95% (score 3.00)"
+
+
+def test_an_unsure_abstention_shows_the_best_guess_as_one():
+    from qa.answering.types import Answer
+    from qa.cli.ask_command import format_answer
+
+    funding = "Funded by SoftBank and others."
+    guess = Answer("Who funds it?", "SoftBank", -0.4, (citation(funding, 10, 18, "d2", "Funding"),), probability=0.35)
+    unsure = Answer("Who funds it?", None, -0.4, (citation(start=0, end=0),), (guess,), probability=0.35,
+                    min_confidence=0.7, unsure=True)
+    assert format_answer(unsure).splitlines() == [
+        "Not sure. Best guess, low confidence: SoftBank [1]",
+        "  unlikely right, 35 % (score -0.40)",
+        "[1] Funding (2025-01-24, a.txt, chars 110-118)",
+        "    Funded by [[SoftBank]] and others.",
+    ]
+    sure_nothing = Answer("Who?", None, -3.0, (citation(start=0, end=0),), (guess,), unsure=False)
+    assert format_answer(sure_nothing).splitlines()[0] == "The documents don't say. Closest passages:"
+    assert "SoftBank" not in format_answer(sure_nothing)
+
+
+def test_the_chat_prints_the_uncalibrated_confidence_without_a_calibrator(chat, capsys):
+    code, _ = chat("Where is the data center?\n")
+    out, _ = capsys.readouterr()
+    assert code == 0 and "  confidence " in out and " % (score " not in out
+
+
+def test_a_calibrated_reader_s_chat_prints_words_and_the_best_guess(built_index, tiny_reader_dir, embedder, capsys,
+                                                                    tmp_path, monkeypatch):
+    from test_ui import with_even_odds_calibrator
+
+    reader = with_even_odds_calibrator(tiny_reader_dir, tmp_path / "reader")  # every answer 50 % likely right
+    monkeypatch.setenv("CITEQA_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("Where is the data center?\n"))
+    assert main(["chat", "--index", str(built_index), "--reader", str(reader)], embedder=embedder) == 0
+    out = capsys.readouterr().out
+    assert "Not sure. Best guess, low confidence: " in out and "  possibly right, 50 % (score " in out
+    monkeypatch.setattr("sys.stdin", io.StringIO("Where is the data center?\n"))
+    assert main(["chat", "--index", str(built_index), "--reader", str(reader), "--min-confidence", "40%"],
+                embedder=embedder) == 0
+    out = capsys.readouterr().out
+    assert "Not sure" not in out and "  possibly right, 50 % (score " in out and answer_blocks(out) == 1

@@ -121,7 +121,8 @@ def test_render_answer_lists_differing_sources_newest_first():
              "- **2026** — Bridge &lt;b&gt;plans&lt;/b&gt; (2023-05-10)\n\n"
              "The newest source says: summer 2027")
     assert block in reply
-    assert reply.index("**2026** (confidence") < reply.index("**Sources differ:**") < reply.index("Sources:\n")
+    heading = '**2026** <span class="cite-ref">[1]</span> (confidence'
+    assert reply.index(heading) < reply.index("**Sources differ:**") < reply.index("Sources:\n")
     same = Answer(answer.question, answer.text, answer.score, answer.citations, (), answer.threshold)
     assert reply.replace(block + "\n\n", "") == ui.render_answer(same)  # the rest of the reply is unchanged
 
@@ -182,3 +183,4 @@ def test_contradicting_articles_with_the_shipped_reader(tmp_path, embedder):
     assert reply.index("— Bridge delayed (2025-03-14)") < reply.index("— Bridge works begin (2023-05-10)")
     printed = format_answer(answer)
     assert printed.index("— Bridge delayed (2025-03-14)") < printed.index("— Bridge works begin (2023-05-10)")
+

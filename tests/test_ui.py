@@ -7,14 +7,20 @@ are about structure, escaping, citations and abstention, computed against the sa
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ui
 from corpus.documents import Document, document_id
+from qa.answering.citing import (ANSWER, PASSAGE, Highlight, card_highlights, cite, cited_passage, copy_text,
+                                 document_segments)
 from qa.answering.types import Answer, Citation
 
 QUESTION = "In which city is the Stargate data center being built?"
@@ -26,13 +32,13 @@ INJECTION_TEXT = (
 
 
 def citation(passage="The data center is in Abilene, Texas.", start=22, end=36, *, title="Stargate", date="2025-01-24",
-             source="a.txt", page=None, passage_start=0) -> Citation:
-    return Citation(doc_id="d1", title=title, date=date, source=source, passage=passage, start=passage_start + start,
+             source="a.txt", page=None, passage_start=0, doc_id="d1") -> Citation:
+    return Citation(doc_id=doc_id, title=title, date=date, source=source, passage=passage, start=passage_start + start,
                     end=passage_start + end, passage_start=passage_start, score=1.0, page=page)
 
 
-def answer(text="Abilene, Texas", citations=None, score=2.0) -> Answer:
-    return Answer("Where?", text, score, tuple([citation()] if citations is None else citations))
+def answer(text="Abilene, Texas", citations=None, score=2.0, **kwargs) -> Answer:
+    return Answer("Where?", text, score, tuple([citation()] if citations is None else citations), **kwargs)
 
 
 # -- pure functions ---------------------------------------------------------------------------------
@@ -65,73 +71,181 @@ def test_escape_html_leaves_markdown_characters():
     (30, 10, "The data center is in Abilene, Texas."),        # reversed: no mark
     (31, 99, "The data center is in Abilene, <mark>Texas.</mark>"),  # clipped to the passage
 ])
-def test_highlight_marks_exactly_the_span(start, end, expected):
-    assert ui.highlight(citation(start=start, end=end)) == expected
+def test_passage_html_marks_exactly_the_span(start, end, expected):
+    assert ui.passage_html(cited_passage(citation(start=start, end=end))) == expected
 
 
-def test_highlight_uses_offsets_relative_to_the_passage():
+def test_passage_html_uses_offsets_relative_to_the_passage():
     c = citation("in Abilene, Texas", start=3, end=10, passage_start=500)
-    assert ui.highlight(c) == "in <mark>Abilene</mark>, Texas"
+    assert ui.passage_html(cited_passage(c)) == "in <mark>Abilene</mark>, Texas"
 
 
-def test_highlight_escapes_inside_and_around_the_mark():
+def test_passage_html_escapes_inside_and_around_the_mark():
     c = citation("a <b> c <script>x</script> d", start=8, end=26)
-    assert ui.highlight(c) == "a &lt;b&gt; c <mark>&lt;script&gt;x&lt;/script&gt;</mark> d"
+    assert ui.passage_html(cited_passage(c)) == "a &lt;b&gt; c <mark>&lt;script&gt;x&lt;/script&gt;</mark> d"
 
 
-def test_highlight_turns_line_breaks_into_br():
+def test_passage_html_turns_line_breaks_into_br():
     c = citation("First para.\n\nSecond para.\r\nThird.", start=13, end=19)
-    assert ui.highlight(c) == "First para.<br><br><mark>Second</mark> para.<br>Third."
+    assert ui.passage_html(cited_passage(c)) == "First para.<br><br><mark>Second</mark> para.<br>Third."
 
 
-def test_render_answer():
+def blocks(reply: str) -> list[str]:
+    return reply.split("\n\n")
+
+
+def test_render_answer_numbers_source_documents_with_one_card_each():
     second = citation("Texas has a new data center in Abilene, Texas.", start=31, end=45, title="Other", date=None,
-                      source="b.html", page=3)
-    reply = ui.render_answer(answer(citations=[citation(), second], score=2.0))
-    head, *rest = reply.split("\n\n")
-    assert head == "**Abilene, Texas** (confidence 88%)"
+                      source="b.html", page=3, doc_id="d2")
+    again = citation("Abilene, Texas, again.", start=0, end=14, passage_start=300)
+    head, *rest = blocks(ui.render_answer(answer(citations=[citation(), second, again], score=2.0)))
+    assert head == ('**Abilene, Texas** <span class="cite-ref">[1]</span><span class="cite-ref">[2]</span> '
+                    "(confidence 88%)")
     assert rest[0] == "Sources:"
     assert rest[1].startswith('<details class="cite" open><summary>')
     assert '<span class="cite-n">[1]</span> <span class="cite-title">Stargate</span>' in rest[1]
     assert '<span class="cite-meta">2025-01-24 · a.txt</span>' in rest[1]
-    assert "<mark>Abilene, Texas</mark>" in rest[1]
-    assert rest[2].startswith('<details class="cite"><summary>')  # only the first source is open
+    assert rest[1].count('<blockquote class="cite-passage">') == 2  # both passages of document 1 under its card
+    assert "in <mark>Abilene, Texas</mark>." in rest[1] and "<mark>Abilene, Texas</mark>, again." in rest[1]
+    assert rest[2].startswith('<details class="cite"><summary>')  # only the first card is open
     assert "[2]</span>" in rest[2] and '<span class="cite-meta">b.html · page 3</span>' in rest[2]
-    assert len(rest) == 3
+    assert rest[3].startswith('<div class="cite-actions"><button type="button" class="cite-copy">Copy answer with citations')
+    assert len(rest) == 4
     assert all("\n" not in block for block in rest[1:])  # an HTML block must not be cut by a blank line
 
 
+def test_render_answer_cards_hold_the_document_or_a_link_to_it():
+    text = "Intro line.\n" + " " * 88 + "The data center is in Abilene, Texas. The end."
+    c = citation(passage_start=text.index("The data"))
+    reply = ui.render_answer(answer(citations=[c]), documents={"d1": text})
+    view = reply[reply.index('<details class="cite-doc">'):]
+    assert view.startswith('<details class="cite-doc"><summary>View document</summary><div class="cite-doc-text" tabindex="0">'
+                           'Intro line.<br>')
+    assert '<span class="cite-doc-passage">The data center is in </span><mark>Abilene, Texas</mark>' in view
+    assert "cite-doc-load" not in reply
+    linked = ui.render_answer(answer(citations=[c]))  # no text given: a link the page's script fetches
+    assert ('<a class="cite-doc-load" href="#citeqa-doc?id=d1&amp;h=p100-137%2Ca122-136">Load the whole document</a>'
+            in linked)
+
+
+def test_render_answer_with_a_calibrated_probability_says_it_in_words():
+    reply = ui.render_answer(answer(probability=0.82, min_confidence=0.7))
+    assert blocks(reply)[0] == '**Abilene, Texas** <span class="cite-ref">[1]</span> (likely right, 82 %)'
+    assert "confidence" not in reply
+
+
+def test_render_unsure_abstention_shows_the_best_guess_never_as_an_answer():
+    guess = Answer("Who funds it?", "SoftBank", -0.5, (citation("Funded by SoftBank.", start=10, end=18, doc_id="d7"),),
+                   probability=0.45)
+    unsure = Answer("Who funds it?", None, -0.5, (citation(start=0, end=0),), (guess,), probability=0.45,
+                    min_confidence=0.7, unsure=True)
+    head, label, card, actions = blocks(ui.render_answer(unsure))
+    assert head == ('Not sure. Best guess, low confidence: <em>SoftBank</em> <span class="cite-ref">[1]</span> '
+                    "(possibly right, 45 %)")
+    assert "**" not in head and ui.ABSTAIN_TEXT not in head
+    assert label == "Sources:" and card.startswith('<details class="cite" open>')
+    assert "Funded by <mark>SoftBank</mark>." in card and "Abilene" not in card  # the guess's source, not the closest
+    assert "Not sure. Best guess, low confidence: SoftBank [1]&#10;" in actions
+    without_probability = Answer("Who?", None, -0.5, (), (Answer("Who?", "SoftBank", -0.5, guess.citations),), unsure=True)
+    assert blocks(ui.render_answer(without_probability))[0].endswith('<span class="cite-ref">[1]</span>')
+
+
 def test_render_answer_escapes_everything_from_documents():
-    evil = citation("<img src=x onerror=alert(1)> <script>alert(1)</script>", start=0, end=28,
-                    title="<script>t</script>", date="<i>d</i>", source="<b>s</b>.txt")
-    reply = ui.render_answer(answer(text="<img src=x onerror=alert(1)>", citations=[evil]))
-    assert "<img" not in reply and "<script" not in reply and "<b>" not in reply and "<i>" not in reply
-    assert "&lt;img src=x onerror=alert(1)&gt;" in reply
-    assert "&lt;script&gt;t&lt;/script&gt;" in reply and "&lt;i&gt;d&lt;/i&gt;" in reply
+    passage = "<img src=x onerror=alert(1)> <script>alert(1)</script>"
+    evil = citation(passage, start=0, end=28, passage_start=13, title="<script>t</script>", date="<i>d</i>",
+                    source="<b>s</b>.txt", doc_id='"><script>x</script>')
+    evil_answer = answer(text="<img src=x onerror=alert(1)>", citations=[evil])
+    inline = ui.render_answer(evil_answer, documents={evil.doc_id: "<p onclick=x>" + passage + "</p>"})
+    linked = ui.render_answer(evil_answer)
+    for reply in (inline, linked):
+        assert "<img" not in reply and "<script" not in reply and "<b>" not in reply and "<i>" not in reply
+        assert "&lt;img src=x onerror=alert(1)&gt;" in reply
+        assert "&lt;script&gt;t&lt;/script&gt;" in reply and "&lt;i&gt;d&lt;/i&gt;" in reply
+    assert "<p " not in inline and '<div class="cite-doc-text" tabindex="0">&lt;p onclick=x&gt;<mark>' in inline
+    assert 'href="#citeqa-doc?id=%22%3E%3Cscript%3Ex%3C%2Fscript%3E&amp;h=' in linked
 
 
 def test_render_answer_puts_a_multiline_answer_on_one_line():
     reply = ui.render_answer(answer(text="Abilene,\n\nTexas"))
-    assert reply.startswith("**Abilene, Texas** (confidence")
+    assert reply.startswith("**Abilene, Texas** <span")
 
 
 def test_render_abstention_shows_the_closest_passages_without_marks():
-    closest = [citation(start=0, end=0), citation(start=0, end=0, title="Second")]
-    reply = ui.render_answer(Answer("Who?", None, -3.0, tuple(closest)))
-    parts = reply.split("\n\n")
+    closest = [citation(start=0, end=0), citation(start=0, end=0, title="Second", doc_id="d2")]
+    parts = blocks(ui.render_answer(Answer("Who?", None, -3.0, tuple(closest))))
     assert parts[0] == ui.ABSTAIN_TEXT == "The documents don't say."
     assert parts[1] == "Closest passages found:"
-    assert "<mark>" not in reply and " open>" not in reply
+    assert all("<mark>" not in p and " open>" not in p for p in parts)
     assert "[1]" in parts[2] and "[2]" in parts[3]
+    assert "The documents don't say.&#10;&#10;Closest passages:&#10;[1] Stargate" in parts[4]
 
 
-def test_render_abstention_without_passages():
-    assert ui.render_answer(Answer("Who?", None, float("-inf"), ())) == ui.ABSTAIN_TEXT
+@pytest.mark.parametrize("unsure", [False, True])
+def test_render_abstention_without_passages(unsure):
+    assert ui.render_answer(Answer("Who?", None, float("-inf"), (), unsure=unsure)) == ui.ABSTAIN_TEXT
 
 
 def test_render_followup_note_is_escaped():
     reply = ui.render_answer(answer(), followup_of="What is <b>Stargate</b>?")
     assert reply.endswith("<sub>Searched together with the previous question: “What is &lt;b&gt;Stargate&lt;/b&gt;?”</sub>")
+
+
+def test_copy_block_holds_the_plain_text_on_one_html_line():
+    c = citation("A <b>bold</b> claim:\n\nAbilene, Texas.", start=22, end=36)
+    block = ui.copy_block(cite(answer(citations=[c])))
+    assert "\n" not in block and "<b>" not in block
+    shown = block[block.index("hidden>") + len("hidden>"):block.index("</pre>")]
+    assert html.unescape(shown) == copy_text(cite(answer(citations=[c])))
+
+
+@pytest.mark.parametrize("probability, words", [(0.95, "very likely right, 95 %"), (0.82, "likely right, 82 %"),
+                                                (0.5, "possibly right, 50 %"), (0.1, "unlikely right, 10 %")])
+def test_confidence_label(probability, words):
+    assert ui.confidence_label(answer(probability=probability)) == words
+    assert ui.confidence_label(answer(score=2.0)) == "confidence 88%"
+
+
+def test_highlights_travel_and_come_back_checked():
+    highlights = (Highlight(0, 60, PASSAGE), Highlight(22, 36, ANSWER))
+    assert ui.highlights_param(highlights) == "p0-60,a22-36"
+    assert ui.parse_highlights("p0-60,a22-36", 60) == highlights
+    assert ui.parse_highlights("", 10) == ()
+
+
+@pytest.mark.parametrize("param", ["p0-61", "a5-5", "a6-5", "x0-3", "p0-3,", "p-1-3", "p0-3;a1-2", "p٣-5", "p 0-3",
+                                   "a0-1," * 100, 12, None, ["p0-3"], "p0-99999999999"])
+def test_bad_highlights_are_refused(param):
+    with pytest.raises(ValueError):
+        ui.parse_highlights(param, 60)
+
+
+@pytest.mark.parametrize("value, probability", [(None, None), (0, 0.0), (70, 0.7), (72.5, 0.725), (100, 1.0)])
+def test_checked_percent(value, probability):
+    assert ui.checked_percent(value) == probability
+
+
+@pytest.mark.parametrize("value", [-5, 100.5, float("nan"), float("inf"), True, "70", [70]])
+def test_checked_percent_refuses_what_is_not_a_percentage(value):
+    with pytest.raises(ValueError, match="min_confidence must be a number from 0 to 100"):
+        ui.checked_percent(value)
+
+
+def test_document_html_turns_every_line_break_into_br():
+    shown = ui.document_html(document_segments("a\r\nb\rc\n\nd", [Highlight(3, 5, ANSWER)]))
+    assert shown == "a<br><mark>b<br></mark>c<br><br>d"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=200),
+       st.data())
+def test_document_html_shows_the_text_exactly_with_the_answer_marked(text, data):
+    a = data.draw(st.integers(0, len(text)))
+    b = data.draw(st.integers(a, len(text)))
+    shown = ui.document_html(document_segments(text, [Highlight(a, b, ANSWER)]))
+    assert "\n" not in shown and "\r" not in shown
+    marked = re.findall(r"<mark>(.*?)</mark>", shown)
+    assert [html.unescape(m.replace("<br>", "\n")) for m in marked] == ([text[a:b]] if b > a else [])
+    assert html.unescape(re.sub(r"<[^>]+>", "", shown.replace("<br>", "\n"))) == text
 
 
 @pytest.mark.parametrize("message, text", [
@@ -207,10 +321,119 @@ def generation(service) -> str:
 
 
 @pytest.mark.slow
-def test_service_reply_is_the_rendered_answer(service):
+def test_service_reply_is_the_rendered_answer_with_its_documents_inside(service):
     expected = service.assistant().answer(QUESTION)
-    assert service.reply(QUESTION) == ui.render_answer(expected)
+    index = service.assistant().index
+    texts = {doc_id: index.document_text(doc_id) for doc_id in dict.fromkeys(c.doc_id for c in expected.citations)}
+    assert service.inline_documents(expected) == texts  # the fixture's documents are small: all travel in the reply
+    reply = service.reply(QUESTION)
+    assert reply == service.render(expected) == ui.render_answer(expected, documents=texts)
     assert expected.text is not None  # the tiny reader's threshold is -100
+    assert reply.count('<div class="cite-doc-text" tabindex="0">') == len(texts) and "cite-doc-load" not in reply
+
+
+@pytest.mark.slow
+def test_documents_beyond_the_reply_budget_are_linked(service, ui_index, embedder, tiny_reader_dir):
+    found = service.assistant().answer(QUESTION)
+    cards = cite(found).cards
+    first = service.assistant().index.document_text(cards[0].doc_id)
+    first_only = make_service(ui_index, embedder, tiny_reader_dir, inline_document_chars=len(first))
+    assert list(first_only.inline_documents(found)) == [cards[0].doc_id]
+    none = make_service(ui_index, embedder, tiny_reader_dir, inline_document_chars=0)
+    assert none.inline_documents(found) == {}
+    assert none.render(found).count('<a class="cite-doc-load" href="#citeqa-doc?id=') == len(cards)
+
+
+@pytest.mark.slow
+def test_document_view_returns_the_whole_text_highlighted(service):
+    expected = service.assistant().answer(QUESTION)
+    card = cite(expected).cards[0]
+    text = service.assistant().index.document_text(card.doc_id)
+    view = service.document_view(card.doc_id, ui.highlights_param(card_highlights(card)))
+    assert (view["doc_id"], view["title"]) == (card.doc_id, card.title)
+    assert "".join(t for _, t in view["segments"]) == text
+    first = card.passages[0]
+    assert next(t for kind, t in view["segments"] if kind == ANSWER) == first.answer == text[first.start:first.end]
+    assert service.document_view(card.doc_id)["segments"] == [["", text]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc_id, highlights", [
+    ("nope", ""), ("", ""), (None, ""), (["x"], ""), ("x" * 500, ""), ("' OR 1=1 --", ""),
+    ("GOOD", "p0-999999"), ("GOOD", "a3-1"), ("GOOD", "<script>"), ("GOOD", None),
+])
+def test_document_view_refuses_unknown_documents_and_bad_highlights(service, doc_id, highlights):
+    if doc_id == "GOOD":
+        doc_id = service.documents()[0].doc_id
+    with pytest.raises(ValueError):
+        service.document_view(doc_id, highlights)
+
+
+@pytest.mark.slow
+def test_min_confidence_needs_a_calibrated_reader(service):
+    assert service.default_min_confidence is None  # the tiny reader has no answer calibrator
+    with pytest.raises(ValueError, match="needs a reader with an answer calibrator"):
+        service.ask(QUESTION, min_confidence=70)
+    with pytest.raises(ValueError, match="min_confidence must be a number from 0 to 100"):
+        service.ask(QUESTION, min_confidence=170)
+    assert "needs a reader with an answer calibrator" in service.reply(QUESTION, min_confidence=70)
+    assert service.ask(QUESTION, min_confidence=None)[0].text is not None
+
+
+def with_even_odds_calibrator(reader_dir: Path, folder: Path) -> Path:
+    """A copy of a reader folder with an answer calibrator that gives every candidate a probability of 0.5, needs
+    0.6 by default and shows a best guess from 0.2: every question gets an unsure abstention with a best guess."""
+    from qa.answering.features import FEATURE_NAMES
+    from qa.training.answer_calibration import calibrator_data, write_calibrator
+
+    shutil.copytree(reader_dir, folder)
+    width = len(FEATURE_NAMES)
+    model = {"kind": "logistic", "mean": [0.0] * width, "scale": [1.0] * width, "coef": [0.0] * width, "intercept": 0.0}
+    write_calibrator(folder, calibrator_data(model, 1.0, 0.0, 0.6, 0.2, {}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def calibrated_service(ui_index, embedder, tiny_reader_dir, tmp_path_factory) -> ui.ChatService:
+    reader = with_even_odds_calibrator(tiny_reader_dir, tmp_path_factory.mktemp("calibrated") / "reader")
+    return make_service(ui_index, embedder, reader)
+
+
+@pytest.mark.slow
+def test_a_calibrated_chat_shows_the_best_guess_and_answers_at_a_lower_bar(calibrated_service):
+    service = calibrated_service
+    assert service.default_min_confidence == 0.6
+    unsure, _ = service.ask(QUESTION)
+    assert unsure.abstained and unsure.unsure and unsure.probability == pytest.approx(0.5)
+    guess = unsure.best_guess
+    reply = service.reply(QUESTION)
+    assert reply.startswith(f"Not sure. Best guess, low confidence: <em>{ui.escape(ui.answer_line(guess.text))}</em> "
+                            '<span class="cite-ref">[1]</span>')
+    assert reply.split("\n\n")[0].endswith("(possibly right, 50 %)") and "**" not in reply.split("\n\n")[0]
+    assert f"[1]</span> <span class=\"cite-title\">{ui.escape_html(guess.citations[0].title)}</span>" in reply
+    answered, _ = service.ask(QUESTION, min_confidence=40)
+    assert answered.text == guess.text and answered.min_confidence == pytest.approx(0.4)
+    assert service.reply(QUESTION, min_confidence=40).startswith(f"**{ui.escape(ui.answer_line(guess.text))}** <span")
+    assert "(possibly right, 50 %)" in service.reply(QUESTION, min_confidence=40).split("\n\n")[0]
+    with pytest.raises(ValueError, match="min_confidence must be a number from 0 to 100"):
+        service.ask(QUESTION, min_confidence="85")
+
+
+def sidebar_inputs(app) -> dict:
+    """label → (visible, value, type) of the sidebar's inputs in the app's config."""
+    labels = ("Abstention threshold", ui.CONFIDENCE_LABEL)
+    return {c["props"]["label"]: (c["props"].get("visible"), c["props"].get("value"), c["type"])
+            for c in app.get_config_file()["components"] if c["props"].get("label") in labels}
+
+
+@pytest.mark.slow
+def test_the_sidebar_shows_a_probability_slider_only_with_a_calibrator(service, calibrated_service):
+    plain = sidebar_inputs(ui.build_app(service))
+    assert plain["Abstention threshold"] == (True, round(service.default_threshold, 2), "number")
+    assert plain[ui.CONFIDENCE_LABEL][0] is False
+    calibrated = sidebar_inputs(ui.build_app(calibrated_service))
+    assert calibrated[ui.CONFIDENCE_LABEL] == (True, 60, "slider")
+    assert calibrated["Abstention threshold"][:2] == (False, None)
 
 
 @pytest.mark.slow
@@ -344,8 +567,9 @@ def client(app_url):
 def test_chat_endpoint_answers_with_the_answer_and_its_source(client, service):
     reply = client.predict(QUESTION, api_name="/chat")  # only the question: the settings take their defaults
     expected = service.assistant().answer(QUESTION)
-    assert reply == ui.render_answer(expected)
-    assert reply.startswith(f"**{ui.escape(ui.answer_line(expected.text))}** (confidence ")
+    assert reply == service.render(expected)
+    assert reply.startswith(f"**{ui.escape(ui.answer_line(expected.text))}** <span class=\"cite-ref\">[1]</span>")
+    assert "(confidence " in reply.split("\n")[0]
     first = expected.citations[0]
     assert f'<span class="cite-title">{ui.escape_html(first.title)}</span>' in reply
     assert first.title in {"Stargate plans a data center", "A volcano in Iceland", "A chess final", INJECTION_TITLE}
@@ -356,15 +580,16 @@ def test_chat_endpoint_answers_with_the_answer_and_its_source(client, service):
 def test_chat_endpoint_settings(client, service):
     reply = client.predict(QUESTION, 1, "bm25", -100.0, api_name="/chat")
     expected = service.assistant("bm25").answer(QUESTION, k=1, threshold=-100.0)
-    assert reply == ui.render_answer(expected)
-    assert reply.count("<details") == 1  # k=1: one passage read, so one source
+    assert reply == service.render(expected)
+    assert reply.count('<details class="cite"') == 1  # k=1: one passage read, so one source
 
 
 @pytest.mark.slow
-def test_chat_endpoint_abstains(client):
+def test_chat_endpoint_abstains(client, service):
     reply = client.predict("What is the airspeed of an unladen swallow?", 5, "hybrid", 1e9, api_name="/chat")
     assert reply.startswith("The documents don't say.\n\nClosest passages found:")
-    assert "<mark>" not in reply and reply.count("<details") == 3
+    assert "<mark>" not in reply and reply.count('<details class="cite"') == len(cite(service.assistant().answer(
+        "What is the airspeed of an unladen swallow?", threshold=1e9)).cards)
 
 
 @pytest.mark.slow
@@ -386,7 +611,7 @@ def test_concurrent_requests_get_their_own_replies(client, service):
     questions = [QUESTION, "zeppelin museum archive", "Where did the volcano erupt?", "Who won the chess final?"]
     jobs = [client.submit(q, 5, "bm25", -100.0, api_name="/chat") for q in questions]
     for question, job in zip(questions, jobs):
-        assert job.result(timeout=60) == ui.render_answer(service.assistant("bm25").answer(question, threshold=-100.0))
+        assert job.result(timeout=60) == service.render(service.assistant("bm25").answer(question, threshold=-100.0))
 
 
 @pytest.fixture
@@ -634,7 +859,7 @@ def test_fifty_concurrent_chat_requests_each_get_their_own_reply(app_url, servic
     questions = [f"{form} {subject}?" for form in ("Where is the", "Who saw the", "Tell me of the", "What happened to the", "Why the")
                  for subject in subjects]
     assert len(set(questions)) == 50
-    expected = {q: ui.render_answer(service.assistant().answer(q)) for q in questions}
+    expected = {q: service.render(service.assistant().answer(q)) for q in questions}
     clients = [Client(app_url, verbose=False) for _ in questions]
 
     def ask(pair):
@@ -692,3 +917,27 @@ def test_ask_endpoint_returns_the_answer_as_data_like_citeqa_ask_json(client, se
     assert abstained["text"] is None and abstained["abstained"] is True and len(abstained["citations"]) == 3
     with pytest.raises(Exception, match="the question is empty"):
         client.predict("   ", api_name="/ask")
+
+
+@pytest.mark.slow
+def test_ask_endpoint_checks_min_confidence(client):
+    with pytest.raises(Exception, match="min_confidence must be a number from 0 to 100"):
+        client.predict(QUESTION, 5, "hybrid", None, 250, api_name="/ask")
+    with pytest.raises(Exception, match="needs a reader with an answer calibrator"):
+        client.predict(QUESTION, 5, "hybrid", None, 70, api_name="/ask")
+
+
+@pytest.mark.slow
+def test_document_endpoint_is_read_only_and_checks_its_input(client, service):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert [p["parameter_name"] for p in endpoints["/chat"]["parameters"]][-2:] == ["threshold", "min_confidence"]
+    doc = service.documents()[0]
+    text = service.assistant().index.document_text(doc.doc_id)
+    found = client.predict(doc.doc_id, "p0-10,a2-5", api_name="/document")
+    assert found["title"] == doc.title and "".join(t for _, t in found["segments"]) == text
+    assert found["segments"][:3] == [["passage", text[:2]], ["answer", text[2:5]], ["passage", text[5:10]]]
+    with pytest.raises(Exception, match="no such document"):
+        client.predict("0000000000000000", "", api_name="/document")
+    with pytest.raises(Exception, match="highlights must be ranges"):
+        client.predict(doc.doc_id, f"a0-{len(text) + 1}", api_name="/document")
+    assert len(service.documents()) == len(service.assistant().index.documents())  # nothing changed

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import socket
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -73,15 +73,75 @@ def served(tmp_path_factory, embedder, tiny_reader_dir):
         app.close()
 
 
+@pytest.fixture(scope="module")
+def served_calibrated(tmp_path_factory, embedder, tiny_reader_dir, built_index):
+    """(url, service) of a chat whose reader has an answer calibrator: every candidate 50 % likely right, 60 % needed."""
+    from test_ui import make_service, with_even_odds_calibrator
+
+    reader = with_even_odds_calibrator(tiny_reader_dir, tmp_path_factory.mktemp("calibrated") / "reader")
+    service = make_service(built_index, embedder, reader)
+    app = ui.build_app(service)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ui.launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/", service
+    finally:
+        app.close()
+
+
 def one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def ask(page, question: str):
+    """Type a question, send it, and return the locator of the reply once its answer line is there."""
+    from playwright.sync_api import expect
+
+    question_box = page.locator("#citeqa-question textarea")
+    before = page.locator(".bot .message-content").count()
+    question_box.fill(question)
+    question_box.press("Enter")
+    expect(page.locator(".bot .message-content")).to_have_count(before + 1, timeout=60_000)
+    reply = page.locator(".bot .message-content").last
+    expect(reply.locator(".cite-actions, p").first).to_be_visible(timeout=60_000)
+    return reply
+
+
+MARK_IN_VIEW = """box => { const mark = box.querySelector("mark"); if (!mark) return false;
+  const a = mark.getBoundingClientRect(), b = box.getBoundingClientRect();
+  return a.top >= b.top - 1 && a.bottom <= b.bottom + 1; }"""
+
+
+def check_document_view(service, reply, card) -> None:
+    """Open the card's "View document": the document's whole text is shown, its first answer span marked and
+    scrolled into view inside the box."""
+    from playwright.sync_api import expect
+
+    text = service.assistant().index.document_text(card.doc_id)
+    first = min((p for p in card.passages if p.answer), key=lambda p: p.start)
+    shown = reply.locator("details.cite").nth(card.number - 1)
+    if shown.get_attribute("open") is None:
+        shown.locator("summary").first.click()
+    view = shown.locator("details.cite-doc")
+    view.locator("summary").click()
+    box = view.locator(".cite-doc-text")
+    expect(box.locator("mark").first).to_be_attached(timeout=30_000)
+    assert one_line(box.inner_text()) == one_line(text)
+    assert one_line(box.locator("mark").first.inner_text()) == one_line(text[first.start:first.end])
+    reply.page.wait_for_function(MARK_IN_VIEW, arg=box.element_handle(), timeout=5_000)  # scrolled to the answer
 
 
 def test_chat_in_the_browser(browser, served, tmp_path):
     from playwright.sync_api import expect
 
+    from qa.answering.citing import cite, copy_text
+
     url, service = served
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    context = browser.new_context(viewport={"width": 1280, "height": 1000},
+                                  permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
     dialogs, errors = [], []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -89,30 +149,44 @@ def test_chat_in_the_browser(browser, served, tmp_path):
     question_box = page.locator("#citeqa-question textarea")
     expect(page.locator("#citeqa-settings")).to_have_class(re.compile(r"\bopen\b"))  # desktop: settings shown
 
-    # Ask; the reply shows the answer in bold and the first source open with the span highlighted.
-    question_box.fill(QUESTION)
-    question_box.press("Enter")
+    # Ask; the reply shows the answer in bold with [n] markers, one card per source document (the first open)
+    # with the span highlighted.
+    reply = ask(page, QUESTION)
     expected, _ = service.ask(QUESTION)
+    cited = cite(expected)
     assert expected.text is not None
-    reply = page.locator(".bot .message-content").last
-    mark = reply.locator("details.cite[open] mark").first
+    mark = reply.locator("details.cite[open] blockquote mark").first
     expect(mark).to_be_visible(timeout=60_000)
     expect(reply.locator("strong").first).to_have_text(ui.answer_line(expected.text))
-    first = expected.citations[0]
-    span = first.passage[first.answer_start_in_passage:first.answer_end_in_passage]
-    assert one_line(mark.inner_text()) == one_line(span)
+    expect(reply.locator("p").first.locator(".cite-ref")).to_have_text([f"[{n}]" for n in cited.markers])
+    expect(reply.locator("details.cite")).to_have_count(len(cited.cards))
+    first = cited.cards[0]
+    assert one_line(mark.inner_text()) == one_line(first.passages[0].answer)
     expect(reply.locator("details.cite summary").first).to_contain_text(first.title)
+    expect(reply.locator("details.cite").first.locator("blockquote.cite-passage")).to_have_count(len(first.passages))
     expect(reply).to_contain_text("confidence")
     expect(question_box).to_be_enabled()
     page.wait_for_timeout(300)  # let the last status badge fade before the picture
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
 
-    # The source is collapsible.
+    # The card is collapsible, and its [n] marker opens it again.
     reply.locator("details.cite summary").first.click()
     expect(mark).to_be_hidden()
-    reply.locator("details.cite summary").first.click()
+    reply.locator(".cite-ref").first.click()
     expect(mark).to_be_visible()
+
+    # View document: the whole text (it came inside the reply), the answer marked and scrolled to.
+    check_document_view(service, reply, first)
+
+    # Copy answer with citations: the plain-text form (not shown), through the clipboard.
+    copy = reply.locator("button.cite-copy")
+    expect(copy).to_be_visible()
+    expect(reply.locator(".cite-copy-text")).to_be_hidden()
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == copy_text(cited)
+    expect(copy).to_have_text(ui.COPY_LABEL, timeout=5_000)
 
     # Upload an article full of HTML; its title shows as text in the documents table.
     evil = tmp_path / "evil.txt"
@@ -123,25 +197,128 @@ def test_chat_in_the_browser(browser, served, tmp_path):
     expect(page.locator("#citeqa-docs")).to_contain_text("Evil <img src=x onerror=")
 
     # Ask for it with BM25 and an abstention threshold no answer reaches: the closest passages are shown,
-    # the injected markup is visible as text and none of it ran.
+    # the injected markup is visible as text (in the passage and in the whole document) and none of it ran.
     page.get_by_role("tab", name="Chat").click()
     page.get_by_label("BM25 (keywords)").check()
     threshold = page.get_by_label("Abstention threshold")
     expect(threshold).to_have_value(f"{round(service.default_threshold, 2):g}")  # the reader's own, not 0
     threshold.fill("1000000000")
     threshold.press("Tab")
-    question_box.fill("zeppelin museum archive")
-    question_box.press("Enter")
-    reply = page.locator(".bot .message-content").last
+    reply = ask(page, "zeppelin museum archive")
     expect(reply).to_contain_text("The documents don't say.", timeout=60_000)
     expect(reply).to_contain_text("Closest passages found:")
     passage = reply.locator("details.cite").first
-    expect(passage.locator("summary")).to_contain_text("Evil <img src=x onerror=")
-    passage.locator("summary").click()
+    expect(passage.locator("summary").first).to_contain_text("Evil <img src=x onerror=")
+    passage.locator("summary").first.click()
     expect(passage.locator("blockquote")).to_contain_text("<script>window.__citeqa_xss='script'</script>")
+    passage.locator("details.cite-doc summary").click()
+    doc_box = passage.locator(".cite-doc-text")
+    expect(doc_box).to_contain_text("<img src=x onerror=\"window.__citeqa_xss='img'\"> as plain text.")
+    expect(doc_box.locator(".cite-doc-passage").first).to_be_visible()  # no answer: the passage is shaded
     assert page.locator(".bot img[src=x], .bot script").count() == 0
     assert page.evaluate("window.__citeqa_xss") is None
     assert dialogs == [] and errors == []
+    context.close()
+
+
+def test_view_document_fetches_what_did_not_come_with_the_reply(browser, served):
+    """A document over the reply's budget is fetched from the read-only /document endpoint when opened."""
+    from playwright.sync_api import expect
+
+    from qa.answering.citing import cite
+
+    url, service = served
+    service.inline_document_chars = 0
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(url)
+        reply = ask(page, QUESTION)
+        expected, _ = service.ask(QUESTION)
+        cards = cite(expected).cards
+        expect(reply.locator("a.cite-doc-load")).to_have_count(len(cards))
+        check_document_view(service, reply, cards[-1])
+        expect(reply.locator("details.cite").nth(cards[-1].number - 1).locator("a.cite-doc-load")).to_have_count(0)
+
+        # An answer near the end of a long document: the box scrolls down to it. (The reader here is random, so the
+        # link of a second reply is pointed at the document's last words.)
+        reply = ask(page, QUESTION)
+        text = service.assistant().index.document_text(cards[0].doc_id)
+        end = len(text.rstrip())
+        link = reply.locator("details.cite").first.locator("a.cite-doc-load")
+        link.evaluate(f"(a, h) => a.setAttribute('href', `#citeqa-doc?id={cards[0].doc_id}&h=${{h}}`)", f"a{end - 12}-{end}")
+        view = reply.locator("details.cite").first.locator("details.cite-doc")
+        view.locator("summary").click()
+        box = view.locator(".cite-doc-text")
+        expect(box.locator("mark")).to_have_text(text[end - 12:end], timeout=30_000)
+        page.wait_for_function(MARK_IN_VIEW, arg=box.element_handle(), timeout=5_000)
+        assert box.evaluate("b => b.scrollTop") > 0
+
+        # What the endpoint refuses is said in the box, as text.
+        reply.locator("details.cite").first.locator("details.cite-doc summary").click()  # closed again
+        bad = ask(page, QUESTION).locator("details.cite").first
+        bad.locator("a.cite-doc-load").evaluate("a => a.setAttribute('href', '#citeqa-doc?id=<img src=x>&h=')")
+        bad.locator("details.cite-doc summary").click()
+        expect(bad.locator(".cite-doc-text")).to_have_text(
+            "The document could not be loaded: no such document in this chat's index", timeout=30_000)
+        assert page.locator(".bot img[src=x]").count() == 0
+        assert errors == []
+        page.close()
+    finally:
+        service.inline_document_chars = ui.INLINE_DOCUMENT_CHARS
+
+
+def test_copy_falls_back_where_the_clipboard_api_is_missing(browser, served):
+    """Served over plain http to another machine there is no navigator.clipboard: the copy goes through a selection."""
+    from playwright.sync_api import expect
+
+    from qa.answering.citing import cite, copy_text
+
+    url, service = served
+    page = browser.new_page()
+    page.add_init_script("""
+        Object.defineProperty(Navigator.prototype, "clipboard", { get: () => undefined });
+        document.addEventListener("copy", () => { window.__citeqa_copied = String(window.getSelection()) ||
+            (document.activeElement && document.activeElement.value); }, true);
+    """)
+    page.goto(url)
+    reply = ask(page, QUESTION)
+    expected, _ = service.ask(QUESTION)
+    copy = reply.locator("button.cite-copy")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("window.__citeqa_copied") == copy_text(cite(expected))
+    page.close()
+
+
+def test_a_calibrated_chat_has_a_probability_slider_and_shows_a_best_guess_as_one(browser, served_calibrated):
+    from playwright.sync_api import expect
+
+    url, service = served_calibrated
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    expect(page.get_by_text(ui.CONFIDENCE_LABEL)).to_be_visible()
+    expect(page.get_by_label("Abstention threshold")).to_have_count(0)  # the slider replaces the score field
+    percent = page.locator("#citeqa-min-confidence input[type=number]")
+    expect(percent).to_have_value("60")
+
+    reply = ask(page, QUESTION)
+    guess = service.ask(QUESTION)[0].best_guess
+    expect(reply.locator("p").first).to_have_text(
+        f"Not sure. Best guess, low confidence: {ui.answer_line(guess.text)} [1] (possibly right, 50 %)")
+    expect(reply.locator("p").first.locator("em")).to_have_text(ui.answer_line(guess.text))
+    expect(reply.locator("strong")).to_have_count(0)  # never shown like an answer
+    expect(reply.locator("details.cite[open] > summary")).to_contain_text(guess.citations[0].title)
+
+    percent.fill("40")
+    percent.press("Tab")
+    reply = ask(page, QUESTION)
+    expect(reply.locator("p").first).to_have_text(f"{ui.answer_line(guess.text)} [1] (possibly right, 50 %)")
+    expect(reply.locator("strong").first).to_have_text(ui.answer_line(guess.text))
+    assert errors == []
     page.close()
 
 
@@ -175,6 +352,9 @@ def test_chat_on_a_phone(browser, served):
     chat_box = page.locator("#citeqa-chat .bubble-wrap").bounding_box()
     answer_box = answer.bounding_box()
     assert chat_box["y"] - 1 <= answer_box["y"] < chat_box["y"] + chat_box["height"]  # the answer line is in view
+    for part in (reply.locator("details.cite").first, reply.locator("button.cite-copy")):
+        box = part.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390 + 1  # cards and the copy button fit the screen
     page.wait_for_timeout(300)
     PHONE_SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(PHONE_SCREENSHOT))

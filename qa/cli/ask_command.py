@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+from qa.answering.citing import BEST_GUESS_TEXT, NOT_FOUND_TEXT, one_line
 from qa.answering.disagreement import differing_answers
+from qa.answering.types import confidence_words
 from qa.cli.options import add_answer_flags, add_index_flags, config_from, terminal_text
 
 
@@ -32,28 +34,45 @@ def differing_lines(answer) -> list[str]:
     return lines
 
 
-def format_answer(answer, *, mark=("[[", "]]")) -> str:
-    """The terminal rendering of an Answer: the answer, its score, numbered citations with the span marked."""
+def confidence_line(answer) -> str:
+    """`  likely right, 82 % (score 3.00, 2 passages read)` with a calibrated probability; without one, today's
+    `  confidence 95% (score 3.00, ...)`."""
+    read = f", {answer.passages_read} passage{'s' if answer.passages_read != 1 else ''} read" if answer.passages_read else ""
+    label = confidence_words(answer.probability) if answer.probability is not None else f"confidence {answer.confidence:.0%}"
+    return f"  {label} (score {answer.score:.2f}{read})"
+
+
+def citation_lines(citations, *, spans: bool, mark=("[[", "]]")) -> list[str]:
+    """Numbered citations, each with its passage on the next line; with `spans`, the answer's offsets and the span
+    marked in the passage."""
     lines = []
-    if answer.text is None:
-        lines.append("The documents don't say. Closest passages:")
-    else:
-        lines.append(terminal_text(" ".join(answer.text.split())))
-        read = f", {answer.passages_read} passage{'s' if answer.passages_read != 1 else ''} read" if answer.passages_read else ""
-        lines.append(f"  confidence {answer.confidence:.0%} (score {answer.score:.2f}{read})")
-        lines.extend(differing_lines(answer))
-    for number, citation in enumerate(answer.citations, start=1):
+    for number, citation in enumerate(citations, start=1):
         head = f"[{number}] {terminal_text(citation.title)}"
         details = [terminal_text(d) for d in (citation.date, citation.source, f"page {citation.page}" if citation.page else None) if d]
-        if answer.text is not None:
+        if spans:
             details.append(f"chars {citation.start}-{citation.end}")
         lines.append(head + (f" ({', '.join(details)})" if details else ""))
         a, b = citation.answer_start_in_passage, citation.answer_end_in_passage
         passage = citation.passage
-        if b > a:
+        if spans and b > a:
             passage = passage[:a] + mark[0] + passage[a:b] + mark[1] + passage[b:]
         lines.append("    " + terminal_text(" ".join(passage.split())))
-    return "\n".join(lines)
+    return lines
+
+
+def format_answer(answer, *, mark=("[[", "]]")) -> str:
+    """The terminal rendering of an Answer: the answer and its confidence (in words and % when calibrated), numbered
+    citations with the span marked; an unsure abstention shows its best guess labelled as such, with its citations."""
+    guess = answer.best_guess
+    if guess is not None:
+        marker = " [1]" if guess.citations else ""
+        lines = [f"{BEST_GUESS_TEXT} {terminal_text(one_line(guess.text))}{marker}", confidence_line(guess)]
+        return "\n".join(lines + citation_lines(guess.citations, spans=True, mark=mark))
+    if answer.text is None:
+        lines = [f"{NOT_FOUND_TEXT} Closest passages:"]
+        return "\n".join(lines + citation_lines(answer.citations, spans=False))
+    lines = [terminal_text(one_line(answer.text)), confidence_line(answer), *differing_lines(answer)]
+    return "\n".join(lines + citation_lines(answer.citations, spans=True, mark=mark))
 
 
 def run_ask(args, models) -> int:
