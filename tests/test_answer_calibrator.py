@@ -321,3 +321,14 @@ def test_set_balance_gives_small_sets_more_weight_up_to_a_cap():
     assert set_balance(records) == {"set-b": pytest.approx(math.sqrt(20 / 10), abs=1e-4), "set-a": 1.0}
     lopsided = [r for r in synthetic_records(300) if r.set_name == "set-a"] + synthetic_records(3)[:1]
     assert max(set_balance(lopsided).values()) == 4.0
+
+
+def test_model_names_parse_and_bad_ones_are_named():
+    from qa.training.answer_calibration import model_choice
+
+    assert model_choice("logistic") == ModelChoice("logistic")
+    assert model_choice(" trees-200x3") == ModelChoice("trees", 200, 3)
+    assert model_choice("trees-200x3").name == "trees-200x3"
+    for bad in ("trees-0x3", "trees-200", "forest", "trees-ax3"):
+        with pytest.raises(ValueError, match=bad):
+            model_choice(bad)

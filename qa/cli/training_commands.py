@@ -312,6 +312,9 @@ def add_train_calibrator(sub) -> None:
     p.add_argument("--k", type=positive_int, default=5, help="passages retrieved per question in the open runs (default 5)")
     p.add_argument("--limit", type=positive_int, default=None, help="at most N questions from each half, spread evenly over its articles (quick runs)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the trees (default 0)")
+    p.add_argument("--models", default=None, metavar="NAMES",
+                   help="the models cross-validated, comma-separated: logistic, trees-NxD (N trees of depth D); "
+                        "default: logistic,trees-100x3,trees-200x3,trees-300x4,trees-200x6")
     p.add_argument("--dry-run", action="store_true", help="report without writing calibrator.json")
     p.add_argument("--report", default=None, metavar="FILE.json", help="write the figures here")
 
@@ -326,8 +329,13 @@ def default_calibrator_data_dir(reader_dir: Path) -> Path:
 
 
 def run_train_calibrator(args, models) -> int:
-    from qa.training.answer_calibration import collect_set, set_balance, train_calibrator, write_calibrator
+    from qa.training.answer_calibration import (MODEL_CHOICES, collect_set, model_choice, set_balance, train_calibrator,
+                                                write_calibrator)
 
+    try:
+        choices = MODEL_CHOICES if args.models is None else tuple(model_choice(n) for n in args.models.split(","))
+    except ValueError as err:
+        raise UsageError(str(err)) from err
     reader_dir = Path(args.reader)
     if not (reader_dir / "config.json").is_file():
         raise UsageError(f"not a reader folder (no config.json): {reader_dir}")
@@ -344,8 +352,8 @@ def run_train_calibrator(args, models) -> int:
         records += collect_set(Path(path), reader_dir, data_dir, k=args.k, embedder=models.embedder(config),
                                limit_per_half=args.limit, progress=True)
     sources = {Path(path).name: sum(r.set_name == Path(path).stem for r in records) for path in args.questions}
-    data, report = train_calibrator(records, set_weights=set_balance(records), seed=args.seed, progress=True,
-                                    sources=sources)
+    data, report = train_calibrator(records, choices=choices, set_weights=set_balance(records), seed=args.seed,
+                                    progress=True, sources=sources)
     report["data"] = str(data_dir)
     if not args.dry_run:
         report["written"] = str(write_calibrator(reader_dir, data))

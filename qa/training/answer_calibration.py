@@ -209,6 +209,17 @@ class ModelChoice:
         return "logistic" if self.kind == "logistic" else f"trees-{self.trees}x{self.depth}"
 
 
+def model_choice(name: str) -> ModelChoice:
+    """A model from its name: "logistic" or "trees-NxD"."""
+    text = name.strip()
+    if text == "logistic":
+        return ModelChoice("logistic")
+    shape = text.removeprefix("trees-").split("x")
+    if text.startswith("trees-") and len(shape) == 2 and all(part.isdigit() and int(part) > 0 for part in shape):
+        return ModelChoice("trees", int(shape[0]), int(shape[1]))
+    raise ValueError(f"unknown calibrator model {name!r}: logistic or trees-NxD (e.g. trees-200x3)")
+
+
 MODEL_CHOICES = (ModelChoice("logistic"), ModelChoice("trees", 100, 3), ModelChoice("trees", 200, 3),
                  ModelChoice("trees", 300, 4), ModelChoice("trees", 200, 6))
 
