@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import html
+import importlib.abc
 import logging
 import math
 import os
 import re
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ from corpus.loaders import SUPPORTED_SUFFIXES
 from qa.answering.citing import (ANSWER, ANSWERED, BEST_GUESS, BEST_GUESS_TEXT, NOT_FOUND, NOT_FOUND_TEXT, PASSAGE,
                                  PLAIN, CitedAnswer, CitedPassage, Highlight, Segment, SourceCard, card_highlights,
                                  cite, copy_text, document_segments, one_line)
-from qa.answering.disagreement import differing_answers
+from qa.answering.disagreement import NEWER_PREFERRED_TEXT, differing_answers, newer_preferred_over
 from qa.answering.followup import anchor_question, retrieval_query
 from qa.answering.retrievers import RETRIEVAL_MODES
 from qa.answering.types import confidence_words
@@ -196,6 +198,21 @@ def differing_block(answer) -> list[str]:
     return parts
 
 
+def newer_preferred_note(answer) -> list[str]:
+    """When a time-sensitive question took the newest dated source's answer over a differing one: "The newer source
+    is preferred ...: summer 2027 (Bridge delayed, 2025-03-14) over 2026 (Bridge works begin, 2023-05-10)."; escaped.
+    Empty otherwise."""
+    displaced = newer_preferred_over(answer)
+    if displaced is None:
+        return []
+
+    def source(item) -> str:
+        first = item.citations[0]
+        return f"{escape(answer_line(item.text))} ({escape(first.title)}, {escape(first.date or 'undated')})"
+
+    return [f"{NEWER_PREFERRED_TEXT} {source(answer)} over {source(displaced)}."]
+
+
 def render_answer(answer, *, followup_of: str | None = None, documents: Mapping[str, str] | None = None) -> str:
     """The chat reply: the answer in bold with [n] markers numbering its source documents and its confidence (or
     the best guess, or that the documents don't say), then one collapsible card per document (the first open)
@@ -206,6 +223,7 @@ def render_answer(answer, *, followup_of: str | None = None, documents: Mapping[
     parts = [answer_heading(answer, cited)]
     if cited.kind == ANSWERED:
         parts.extend(differing_block(answer))
+        parts.extend(newer_preferred_note(answer))
     if cited.cards:
         parts.append("Closest passages found:" if cited.kind == NOT_FOUND else "Sources:")
         texts = documents or {}
@@ -296,10 +314,22 @@ class ChatService:
         self._by_mode = {assistant.config.retrieval_mode: assistant}
 
     @classmethod
-    def from_config(cls, config=None, *, embedder=None, **kwargs) -> "ChatService":
+    def from_config(cls, config=None, *, embedder=None, prepare: bool = False, **kwargs) -> "ChatService":
+        """The service over the index a config names. With `prepare`, what the cache lacks is built first (the ONNX
+        graphs, the bundled articles' index), one line per step on stderr; models load on first use either way."""
         from qa.answering.pipeline import Assistant
 
-        return cls(Assistant.from_config(config, embedder=embedder), **kwargs)
+        reader = None
+        if prepare:
+            from qa.answering.config import Config, embedder_from_config
+            from qa.answering.pipeline import reader_from_config
+            from qa.cli.first_run import prepare as build_missing
+
+            config = config if config is not None else Config()
+            embedder = embedder if embedder is not None else embedder_from_config(config)
+            reader = reader_from_config(config)
+            build_missing(config, embedder, reader)
+        return cls(Assistant.from_config(config, embedder=embedder, reader=reader), **kwargs)
 
     # -- asking -----------------------------------------------------------------------------------
 
@@ -537,6 +567,8 @@ class ChatService:
         result = self._update(add=report.documents, on_progress=on_progress)
         if result.changed:
             self._reload()
+        if result.chunks_embedded:
+            release_indexing_memory(self.embedder)
         lines = []
         titles = {d.doc_id: d.title for d in report.documents}
         if result.added:
@@ -576,6 +608,22 @@ class ChatService:
             self._write_lock.release()
         names = [escape(known[d].title) for d in result.removed]
         return f"**Removed {_count(len(names), 'document')}:** " + "; ".join(names)
+
+
+def release_indexing_memory(embedder) -> None:
+    """Hand back the memory an upload's embedding left held. ONNX Runtime keeps the buffers of the largest batch a
+    session ran in its arena (measured: +300 MB after 600 passages, +360 MB after 1,800) for the life of the
+    session, so the embedder gets a freshly loaded session (a fraction of a second, here in the write, not in the
+    next question; a question in flight finishes on the old one) and the freed heap goes back to the system."""
+    import copy
+
+    from qa.cli.first_run import release_freed_memory
+
+    if getattr(embedder, "_onnx", None) is not None:  # the ONNX backend (torch frees its buffers itself)
+        fresh = copy.copy(embedder)
+        fresh._onnx, fresh._lock = None, threading.Lock()
+        embedder._onnx = fresh.onnx_encoder  # loaded as the embedder loads it, then swapped in whole
+    release_freed_memory()
 
 
 @dataclass
@@ -800,8 +848,50 @@ JS = """
 """
 
 
+class _NoStubRewrite(importlib.abc.MetaPathFinder):
+    """Loads `gradio.component_meta` as usual, then turns its `create_or_modify_pyi` into a no-op.
+
+    Each time gradio is imported, every component class it defines re-renders its `.pyi` type stub inside the
+    installed package (parse the class's source, render the stub, compare with the file): about half of
+    `import gradio` (2.5 of 5 s on 2 busy cores) for files only an editor reads. Nothing else changes."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "gradio.component_meta":
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is None:
+                continue
+            if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                run = spec.loader.exec_module
+
+                def exec_module(module, run=run):
+                    run(module)
+                    if callable(getattr(module, "create_or_modify_pyi", None)):
+                        module.create_or_modify_pyi = lambda *args, **kwargs: None
+
+                spec.loader.exec_module = exec_module
+            return spec
+        return None
+
+
+def import_gradio():
+    """`gradio`, imported (the first time) without rewriting its type stubs (see `_NoStubRewrite`)."""
+    if "gradio" in sys.modules:
+        return sys.modules["gradio"]
+    finder = _NoStubRewrite()
+    sys.meta_path.insert(0, finder)
+    try:
+        import gradio
+    finally:
+        sys.meta_path.remove(finder)
+    return gradio
+
+
 def _theme():
-    import gradio as gr
+    gr = import_gradio()
 
     system_fonts = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
     return gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=system_fonts)
@@ -813,8 +903,7 @@ MODE_LABELS = {"hybrid": "Hybrid (dense + BM25)", "dense": "Dense (embeddings)",
 def build_app(service_or_assistant):
     """The Gradio app over one `ChatService` (or an `Assistant`, wrapped in one). The chat endpoint is `/chat`:
     `(question, k, mode, threshold, min_confidence) -> reply`, every parameter after the question optional."""
-    import gradio as gr
-
+    gr = import_gradio()
     service = service_or_assistant if isinstance(service_or_assistant, ChatService) else ChatService(service_or_assistant)
     with gr.Blocks(title="citeqa", fill_height=True) as app:
         settings = _settings_sidebar(gr, service)
@@ -1071,8 +1160,9 @@ def launch(app, *, allowed: Sequence[str] | None = None, **kwargs):
 
 def serve(config=None, *, host: str = "127.0.0.1", port: int = 7860, embedder=None, auth: tuple[str, str] | None = None,
           extra_hosts: Sequence[str] = ()) -> None:
-    """Load the models, answer one question (so the first user does not wait for them) and serve the chat.
-    The `citeqa.chat` entry point: `citeqa serve` calls it."""
+    """Build what a first run lacks (said on stderr), load the models and answer one question (so the first user
+    does not wait for them) while the page is built, then serve the chat. The `citeqa.chat` entry point: `citeqa
+    serve` calls it."""
     from qa.answering.reader import ReaderNotInstalledError
     from qa.cli.options import set_offline_environment
 
@@ -1081,12 +1171,41 @@ def serve(config=None, *, host: str = "127.0.0.1", port: int = 7860, embedder=No
     refusal = sharing_refusal(host, bool(config is not None and config.allow_uploads), auth)
     if refusal is not None:
         raise SystemExit(f"citeqa: error: {refusal}")
+    expected = (ReaderNotInstalledError, OSError, ValueError, RuntimeError)
     try:
-        service = ChatService.from_config(config, embedder=embedder)
-        service.ask(EXAMPLES[0])
-    except (ReaderNotInstalledError, OSError, ValueError, RuntimeError) as err:
+        service = ChatService.from_config(config, embedder=embedder, prepare=True)
+    except expected as err:
         raise SystemExit(f"citeqa: error: {err}") from None
-    launch(build_app(service), server_name=host, server_port=port, auth=auth, allowed=allowed_hosts(host, extra_hosts))
+    warm_up = in_background(service.ask, EXAMPLES[0])  # the models load while gradio is imported and the page built
+    app = build_app(service)
+    try:
+        warm_up()
+    except expected as err:
+        raise SystemExit(f"citeqa: error: {err}") from None
+    launch(app, server_name=host, server_port=port, auth=auth, allowed=allowed_hosts(host, extra_hosts))
+
+
+def in_background(function, *args) -> Callable[[], object]:
+    """Start `function(*args)` in a daemon thread; the returned function waits for it and returns its result or
+    raises its error."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = function(*args)
+        except Exception as err:  # handed to the waiter
+            outcome["error"] = err
+
+    thread = threading.Thread(target=run, name="citeqa-warm-up", daemon=True)
+    thread.start()
+
+    def wait():
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("result")
+
+    return wait
 
 
 def main(argv: list[str] | None = None) -> None:

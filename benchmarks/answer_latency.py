@@ -49,6 +49,8 @@ def main() -> None:
                         help="comma-separated early-stop scores (inf: read all k; auto: the reader's calibrated one)")
     parser.add_argument("--embedding-backend", default="auto", choices=("auto", "torch", "onnx"))
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for the models")
+    parser.add_argument("--calibrator", default="on", choices=("on", "off", "both"),
+                        help="rank and decide with the reader folder's answer calibrator (on), without it (off), or time both")
     args = parser.parse_args()
     if args.threads is not None:
         import torch
@@ -64,11 +66,13 @@ def main() -> None:
     for backend in backends[1:]:  # same index and embedder, another reader
         readers[backend] = reader_from_config(first.config.with_changes(reader_backend=backend))
     assistants = {}
+    calibrators = {"on": [first.calibrator], "off": [None], "both": [first.calibrator, None]}[args.calibrator]
     for backend, reader in readers.items():
         for stop in stops:
-            config = first.config.with_changes(reader_backend=backend, early_stop_score=stop)
-            assistants[f"{backend}/stop={'auto' if stop is None else stop}"] = Assistant(first.index, first.retriever,
-                                                                                         reader, config, first.embedder)
+            for calibrator in calibrators:
+                config = first.config.with_changes(reader_backend=backend, early_stop_score=stop)
+                name = f"{backend}/stop={'auto' if stop is None else stop}/calibrator={'on' if calibrator else 'off'}"
+                assistants[name] = Assistant(first.index, first.retriever, reader, config, first.embedder, calibrator)
     answers = {}
     for name, assistant in assistants.items():
         answers[name] = [assistant.answer(q).text for q in QUESTIONS]  # loads models, warms up

@@ -7,6 +7,7 @@ Each file is indexed in a fresh child process into a temporary folder, so the pe
     python benchmarks/index_speed.py ../shared/qa-data/squad-v1.1/dev-v1.1.json ../shared/qa-data/squad-v1.1/train-v1.1.json \
         --out benchmarks/results/index-speed.json
 
+`--embedding-backend onnx-int8` times the int8 embedding graph instead of the default (auto: fp32 ONNX).
 Measure on an otherwise idle machine.
 """
 
@@ -26,10 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.machine import machine_info, peak_rss_kib  # noqa: E402
+from embeddings.embedder import EMBEDDING_BACKENDS  # noqa: E402
 
 
-def measure(path: Path) -> dict:
-    """Index `path`'s paragraphs once (runs in the child process)."""
+def measure(path: Path, embedding_backend: str = "auto") -> dict:
+    """Index `path`'s paragraphs once with the embedder of `embedding_backend` (runs in the child process)."""
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -39,7 +41,7 @@ def measure(path: Path) -> dict:
     from qa.evaluation.datasets import load_squad_paragraphs
     from qa.evaluation.run import paragraph_documents
 
-    config = Config()
+    config = Config(embedding_backend=embedding_backend)
     paragraphs = len(load_squad_paragraphs(path))
     documents = paragraph_documents(path)
     embedder = embedder_from_config(config)
@@ -62,7 +64,8 @@ def measure(path: Path) -> dict:
         "chunks_embedded": update.chunks_embedded, "seconds": seconds, "chunks_per_s": chunks / seconds,
         "paragraphs_per_s": len(documents) / seconds, "model_load_seconds": loaded - started,
         "peak_rss_mb": peak_rss_kib() / 1024.0,
-        "index_mb": size / 1e6, "embedding_model": embedder.name, "torch_threads": torch.get_num_threads(),
+        "index_mb": size / 1e6, "embedding_model": embedder.name,
+        "embedding_backend": embedder.backend, "torch_threads": torch.get_num_threads(),
     }
 
 
@@ -70,14 +73,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", type=Path, help="SQuAD JSON files")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    parser.add_argument("--embedding-backend", choices=EMBEDDING_BACKENDS, default="auto",
+                        help="the embedder to time (default auto: the fp32 ONNX graph; onnx-int8: its int8 variant)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.files[0])))
+        print(json.dumps(measure(args.files[0], args.embedding_backend)))
         return 0
     results = []
     for path in args.files:
-        child = subprocess.run([sys.executable, __file__, "--child", str(path)], capture_output=True, text=True, cwd=ROOT)
+        child = subprocess.run([sys.executable, __file__, "--child", str(path), "--embedding-backend", args.embedding_backend],
+                               capture_output=True, text=True, cwd=ROOT)
         if child.returncode != 0:
             print(child.stderr, file=sys.stderr)
             print(f"{path}: indexing failed (exit {child.returncode})", file=sys.stderr)
@@ -91,7 +97,9 @@ def main() -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         report = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                   "machine": machine_info(),
-                  "command": " ".join(["python", "benchmarks/index_speed.py", *map(str, args.files)]),
+                  "command": " ".join(["python", "benchmarks/index_speed.py", *map(str, args.files),
+                                       *(["--embedding-backend", args.embedding_backend]
+                                         if args.embedding_backend != "auto" else [])]),
                   "runs": results}
         args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -11,7 +11,11 @@ import numpy as np
 
 from embeddings.models import DEFAULT_EMBEDDING_NAME, default_embedding_model_path
 
-EMBEDDING_BACKENDS = ("auto", "torch", "onnx")
+EMBEDDING_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+# backend -> the variant of the vectors it gives: torch and onnx give the same (fp32) vectors, onnx-int8 others
+BACKEND_VARIANTS = {"torch": "fp32", "onnx": "fp32", "onnx-int8": "int8"}
+EMBEDDING_VARIANTS = ("fp32", "int8")
+ONNX_BACKENDS = ("onnx", "onnx-int8")
 
 
 def embedding_model_name(model_path: str | Path) -> str:
@@ -22,11 +26,40 @@ def embedding_model_name(model_path: str | Path) -> str:
     return path.name if path.name not in ("model", "models") else f"{path.parent.name}/{path.name}"
 
 
+def variant_name(model_name: str, variant: str) -> str:
+    """The name of an embedder variant: the model's name for fp32 (what every index before variants recorded),
+    `NAME (int8)` for another; indexes and caches key on it, so vectors of two variants never mix."""
+    if variant not in EMBEDDING_VARIANTS:
+        raise ValueError(f"unknown embedding variant {variant!r}: choose one of {', '.join(EMBEDDING_VARIANTS)}")
+    return model_name if variant == "fp32" else f"{model_name} ({variant})"
+
+
+def split_variant(name: str) -> tuple[str, str]:
+    """(model name, variant) of an embedder variant's name: `variant_name` undone."""
+    for variant in EMBEDDING_VARIANTS[1:]:
+        if name.endswith(f" ({variant})"):
+            return name[: -len(f" ({variant})")], variant
+    return name, "fp32"
+
+
+def mismatch_message(location, built_with: str, given: str, remedy: str) -> str:
+    """Why an index refuses an embedder, naming both; when only the variant differs, the backend that gives
+    the index's variant. `remedy`: the other way out, e.g. "rebuild the index"."""
+    message = f"index {location} was built with embedding model {built_with!r}, but {given!r} was given"
+    (built_model, variant), (given_model, _) = split_variant(built_with), split_variant(given)
+    if built_model != given_model:
+        return f"{message}; use that model or {remedy}"
+    backends = " or ".join(b for b, v in BACKEND_VARIANTS.items() if v == variant)
+    return f"{message}; use the variant it was built with (--embedding-backend {backends}) or {remedy}"
+
+
 class Embedder:
     """Loads the model once, on first use; safe to share between threads.
 
     Backends: `torch` (sentence-transformers, the reference), `onnx` (the same vectors through a fused ONNX
-    graph, ~5x faster for a one-line query), `auto` (onnx on CPU where the model's layout allows it).
+    graph, ~5x faster for a one-line query), `auto` (onnx on CPU where the model's layout allows it),
+    `onnx-int8` (that graph with int8 weights: vectors close to fp32's but not equal, so another `variant`:
+    `name` then says so, and an index built with one variant refuses the other).
     """
 
     def __init__(self, model_path: str | Path | None = None, *, batch_size: int = 64, device: str = "cpu",
@@ -36,11 +69,13 @@ class Embedder:
         self.model_path = Path(model_path) if model_path is not None else default_embedding_model_path()
         if not self.model_path.is_dir():
             raise FileNotFoundError(f"embedding model folder not found: {self.model_path}")
-        self.name = embedding_model_name(self.model_path)
+        self.model_name = embedding_model_name(self.model_path)
         self.batch_size = batch_size
         self.device = device
         self._layout = None
         self.backend = self._resolve_backend(backend)
+        self.variant = BACKEND_VARIANTS[self.backend]
+        self.name = variant_name(self.model_name, self.variant)
         self._model = None
         self._onnx = None
         self._lock = threading.Lock()
@@ -52,12 +87,12 @@ class Embedder:
             return "torch"
         layout = sentence_layout(self.model_path)
         if layout is None or importlib.util.find_spec("onnxruntime") is None:
-            if backend == "onnx":
+            if backend in ONNX_BACKENDS:
                 raise ValueError(f"the ONNX backend cannot run {self.model_path}: it needs onnxruntime and a "
                                  "Transformer → Pooling (mean or CLS) → Normalize model; use backend torch")
             return "torch"
         self._layout = layout
-        return "onnx"
+        return "onnx-int8" if backend == "onnx-int8" else "onnx"
 
     @property
     def model(self):
@@ -79,12 +114,13 @@ class Embedder:
                 if self._onnx is None:
                     from embeddings.onnx_encoder import OnnxSentenceEncoder
 
-                    self._onnx = OnnxSentenceEncoder(self.model_path, self._layout)
+                    self._onnx = OnnxSentenceEncoder(self.model_path, self._layout,
+                                                     quantize=self.backend == "onnx-int8")
         return self._onnx
 
     @property
     def dimension(self) -> int:
-        if self.backend == "onnx":
+        if self.backend in ONNX_BACKENDS:
             return self.onnx_encoder.dimension
         model = self.model
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
@@ -92,7 +128,7 @@ class Embedder:
 
     @property
     def max_tokens(self) -> int:
-        if self.backend == "onnx":
+        if self.backend in ONNX_BACKENDS:
             return self._layout.max_seq_length
         return int(self.model.max_seq_length)
 
@@ -100,7 +136,7 @@ class Embedder:
         """(len(texts), dimension) float32, unit length; batched by length to skip padding."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if self.backend == "onnx":
+        if self.backend in ONNX_BACKENDS:
             return self.onnx_encoder.encode(list(texts), self.batch_size, show_progress=show_progress)
         vectors = self.model.encode(
             list(texts),

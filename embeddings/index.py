@@ -17,7 +17,9 @@ but `CURRENT` is not valid, every read and write refuses (`IndexPointerError`, n
 `--repair` would restore) instead of starting a new index over them.
 
 `manifest.json` is checked against its schema (`validate_manifest`) before anything is read: a JSON
-object with `format_version` (int), `embedding_model` {`name` str, `dimension` int}, `chunking`
+object with `format_version` (int), `embedding_model` {`name` str (an int8 variant's ends in ` (int8)`),
+`dimension` int, optional `variant`: `fp32` or `int8`, absent in indexes written before variants, which are
+fp32}, `chunking`
 {`max_words` int, `overlap_sentences` int}, `counts` {`documents` int, `chunks` int}, `created` (str)
 and a non-empty `files` mapping of relative path -> SHA-256 (64 hex digits) covering every data file of
 the generation. A write that fails because the disk is full (ENOSPC, or any error while almost no space
@@ -59,7 +61,7 @@ import numpy as np
 from corpus.chunking import ChunkingSettings, chunk_document
 from corpus.documents import Chunk, Document
 from corpus.files import sha256_file
-from embeddings.embedder import Embedder
+from embeddings.embedder import EMBEDDING_VARIANTS, Embedder, mismatch_message, split_variant
 from embeddings.passage_index import StoredDocument, UpdateReport
 from embeddings.sparse import BM25Index
 from embeddings.store import (
@@ -332,6 +334,7 @@ def validate_manifest(manifest, generation: Path, root: Path) -> dict:
                 raise _manifest_field_error(path, root, f"'{name}.{field}'", "is missing")
             if not check(value[field]):
                 raise _manifest_field_error(path, root, f"'{name}.{field}'", f"must be {wanted}, not {value[field]!r}")
+    _validate_variant(manifest["embedding_model"], path, root)
     if not isinstance(manifest.get("created"), str):
         raise _manifest_field_error(path, root, "'created'", "must be a string" if "created" in manifest else "is missing")
     if not isinstance(manifest.get("vector_store", ""), str):
@@ -340,6 +343,17 @@ def validate_manifest(manifest, generation: Path, root: Path) -> dict:
         raise _manifest_field_error(path, root, "'vector_index'", "must be a JSON object")
     _validate_file_list(manifest.get("files"), path, generation, root)
     return manifest
+
+
+def _validate_variant(model: dict, path: Path, root: Path) -> None:
+    """`embedding_model.variant`, when recorded: a known variant, the one its `name` says (`variant_name`)."""
+    variant = model.get("variant", "fp32")
+    if variant not in EMBEDDING_VARIANTS:
+        raise _manifest_field_error(path, root, "'embedding_model.variant'",
+                                    f"must be one of {', '.join(EMBEDDING_VARIANTS)}, not {variant!r}")
+    if split_variant(model["name"])[1] != variant:
+        raise _manifest_field_error(path, root, "'embedding_model.variant'",
+                                    f"{variant!r} does not match the name {model['name']!r}")
 
 
 def _validate_file_list(files, path: Path, generation: Path, root: Path) -> None:
@@ -436,12 +450,10 @@ class DocumentIndex:
         return index
 
     def check_embedder(self, embedder: Embedder) -> None:
-        built_with = self.manifest["embedding_model"]
-        if built_with["name"] != embedder.name:
-            raise IndexMismatchError(
-                f"index {self.root} was built with embedding model {built_with['name']!r}, "
-                f"but {embedder.name!r} was given; use that model or rebuild the index"
-            )
+        """Refuse an embedder of another model or variant than the index's (their vectors do not compare)."""
+        built_with = self.manifest["embedding_model"]["name"]
+        if built_with != embedder.name:
+            raise IndexMismatchError(mismatch_message(self.root, built_with, embedder.name, "rebuild the index"))
 
     @property
     def chunking(self) -> ChunkingSettings:
@@ -551,7 +563,7 @@ def _write_manifest(folder: Path, embedder_name: str, dimension: int, chunking: 
                     vectors: FaissStore) -> dict:
     manifest = {
         "format_version": FORMAT_VERSION,
-        "embedding_model": {"name": embedder_name, "dimension": dimension},
+        "embedding_model": {"name": embedder_name, "variant": split_variant(embedder_name)[1], "dimension": dimension},
         "chunking": {"max_words": chunking.max_words, "overlap_sentences": chunking.overlap_sentences},
         "vector_store": vectors.name,
         "vector_index": vectors.settings(),
@@ -932,10 +944,8 @@ def _starting_point(root: Path, live_name: str | None, embedder: Embedder, chunk
     manifest = read_manifest(live, root)
     verify_checksums(live, manifest, root)
     if manifest["embedding_model"]["name"] != embedder.name:
-        raise IndexMismatchError(
-            f"index {root} was built with embedding model {manifest['embedding_model']['name']!r}, "
-            f"but {embedder.name!r} was given; use that model or pass --rebuild"
-        )
+        raise IndexMismatchError(mismatch_message(root, manifest["embedding_model"]["name"], embedder.name,
+                                                  "pass --rebuild"))
     chunking = ChunkingSettings(**manifest["chunking"])
     live_type = _index_type(manifest, root)
     if index_type not in ("auto", live_type):

@@ -29,7 +29,7 @@ import numpy as np
 
 from corpus.chunking import chunk_document
 from corpus.documents import Chunk, Document
-from embeddings.embedder import Embedder
+from embeddings.embedder import Embedder, mismatch_message, split_variant
 from corpus.chunking import ChunkingSettings
 from embeddings.index import (
     FORMAT_VERSION,
@@ -172,12 +172,10 @@ class MilvusIndex:
         return index
 
     def check_embedder(self, embedder: Embedder) -> None:
+        """Refuse an embedder of another model or variant than the index's (their vectors do not compare)."""
         built_with = self.manifest["embedding_model"]["name"]
         if built_with != embedder.name:
-            raise IndexMismatchError(
-                f"index {self.location} was built with embedding model {built_with!r}, "
-                f"but {embedder.name!r} was given; use that model or rebuild the index"
-            )
+            raise IndexMismatchError(mismatch_message(self.location, built_with, embedder.name, "rebuild the index"))
 
     @property
     def chunking(self) -> ChunkingSettings:
@@ -395,17 +393,16 @@ class MilvusIndexWriter:
             chunking = ChunkingSettings() if chunking is None else chunking
             manifest = {
                 "format_version": FORMAT_VERSION,
-                "embedding_model": {"name": embedder_name, "dimension": int(dimension)},
+                "embedding_model": {"name": embedder_name, "variant": split_variant(embedder_name)[1],
+                                    "dimension": int(dimension)},
                 "chunking": {"max_words": chunking.max_words, "overlap_sentences": chunking.overlap_sentences},
                 "vector_store": "milvus", "vector_index": index_type,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
             client.upsert(self.collections.meta, [{"key": "manifest", "value": json.dumps(manifest), DUMMY: [0.0, 0.0]}])
         elif manifest["embedding_model"]["name"] != embedder_name:
-            raise IndexMismatchError(
-                f"Milvus index {name!r} at {uri} was built with embedding model {manifest['embedding_model']['name']!r}, "
-                f"but {embedder_name!r} was given; use that model or pass --rebuild"
-            )
+            raise IndexMismatchError("Milvus " + mismatch_message(f"{name!r} at {uri}", manifest["embedding_model"]["name"],
+                                                                  embedder_name, "pass --rebuild"))
         self.manifest = manifest
         self.chunking = ChunkingSettings(**manifest["chunking"])
         self.index = MilvusIndex(client, uri, name, manifest)

@@ -2,7 +2,9 @@
 
 A one-question query through PyTorch costs ~25 ms here, mostly per-operator overhead; the fused ONNX graph
 of the same model takes ~5 ms. Supported: the common layout Transformer → Pooling (mean or CLS) →
-optional Normalize; any other model folder stays on sentence-transformers.
+optional Normalize; any other model folder stays on sentence-transformers. The int8 variant is the same graph
+with dynamically quantised weights (the reader's recipe: `embeddings.onnx_graph.quantize_int8`); its vectors
+are close to, not equal to, fp32's, so an index records which variant built it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.cache import cache_root
-from embeddings.onnx_graph import export_traced, inference_session, load_eager, weights_digest
+from embeddings.onnx_graph import export_traced, graph_key, inference_session, load_eager, quantize_int8
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +67,15 @@ def sentence_layout(model_dir: Path) -> SentenceLayout | None:
     return SentenceLayout(modes.pop(), max_seq, bool(settings.get("do_lower_case", False)))
 
 
-def sentence_onnx_path(model_dir: Path, layout: SentenceLayout) -> Path:
-    key = weights_digest(model_dir, f"sentence recipe {RECIPE_VERSION} {layout}")
-    return cache_root() / "onnx" / key[:16] / "sentence.onnx"
+def sentence_onnx_path(model_dir: Path, layout: SentenceLayout, *, quantize: bool = False) -> Path:
+    """The cached graph of this model and layout (int8 weights if `quantize`), keyed like the reader's."""
+    key = graph_key(model_dir, f"sentence recipe {RECIPE_VERSION} {layout}")
+    return cache_root() / "onnx" / key[:16] / ("sentence.int8.onnx" if quantize else "sentence.onnx")
 
 
-def export_sentence_onnx(model_dir: Path, layout: SentenceLayout, out_file: Path) -> Path:
-    """Transformer + pooling + L2 normalisation as one fused graph: ids in, unit vectors out."""
+def export_sentence_onnx(model_dir: Path, layout: SentenceLayout, out_file: Path, *, quantize: bool = False) -> Path:
+    """Transformer + pooling + L2 normalisation as one fused graph: ids in, unit vectors out (int8 weights
+    if `quantize`)."""
     import torch
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
@@ -98,27 +102,30 @@ def export_sentence_onnx(model_dir: Path, layout: SentenceLayout, out_file: Path
             return torch.nn.functional.normalize(pooled, p=2.0, dim=-1)
 
     return export_traced(_Sentence(model), [sample[n] for n in names], names, ["embedding"], out_file,
-                         config=config, dynamic_outputs={"embedding": {0: "batch"}})
+                         config=config, dynamic_outputs={"embedding": {0: "batch"}},
+                         finish=quantize_int8 if quantize else None)
 
 
 class OnnxSentenceEncoder:
-    """Encodes texts with the ONNX graph of a sentence-transformers folder (built once into the cache)."""
+    """Encodes texts with the ONNX graph of a sentence-transformers folder (built once into the cache; int8
+    weights if `quantize`)."""
 
-    def __init__(self, model_dir: Path, layout: SentenceLayout):
-        from transformers import AutoTokenizer
+    def __init__(self, model_dir: Path, layout: SentenceLayout, *, quantize: bool = False):
+        from embeddings.fast_tokenizer import load_tokenizer  # without torch where it can
 
         self.layout = layout
-        path = sentence_onnx_path(model_dir, layout)
+        path = sentence_onnx_path(model_dir, layout, quantize=quantize)
         if not path.is_file():
-            log.info("building the ONNX sentence encoder for %s (once; cached at %s)", model_dir, path)
-            export_sentence_onnx(model_dir, layout, path)
+            log.info("building the %s ONNX sentence encoder for %s (once; cached at %s)",
+                     "int8" if quantize else "fp32", model_dir, path)
+            export_sentence_onnx(model_dir, layout, path, quantize=quantize)
         self._session = inference_session(path)
         self._names = [i.name for i in self._session.get_inputs()]
         width = self._session.get_outputs()[0].shape[-1]
         if not isinstance(width, int):  # a symbolic axis: the model's hidden size is the pooled width
             width = int(_read_json(model_dir / "config.json")["hidden_size"])
         self.dimension = width
-        self._tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
+        self._tokenizer = load_tokenizer(model_dir)
         self._tokenizer_lock = threading.Lock()
         self._pad = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else 0
 

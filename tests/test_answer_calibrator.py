@@ -332,3 +332,14 @@ def test_model_names_parse_and_bad_ones_are_named():
     for bad in ("trees-0x3", "trees-200", "forest", "trees-ax3"):
         with pytest.raises(ValueError, match=bad):
             model_choice(bad)
+
+
+def test_the_guess_floor_population_is_open_questions_whose_article_is_not_indexed():
+    from qa.training.answer_calibration import not_indexed
+
+    def record(set_name, mode, has_answer):
+        return QuestionRecord(set_name, mode, "q", "a", has_answer, 1, ())
+
+    records = [record("v1", "open", False), record("v1", "open", True), record("v1", "reader-only", True),
+               record("v2", "reader-only", False), record("v2", "open", False), record("v1", "reader-only", True)]
+    assert not_indexed(records).tolist() == [True, False, False, False, False, False]

@@ -27,7 +27,7 @@ ANSWERABLE = [
     ("Which company will take on the venture's financial responsibility?", ["SoftBank"]),
 ]
 UNANSWERABLE = ["Who won the 2018 FIFA World Cup?", "What is the boiling point of mercury?", "Who painted the Mona Lisa?"]
-EXACT_FLOOR = 10  # the v3+v5 soup, reader-v3 step 11,000 and reader-v2c step 9,450 measured 10 of 12; reader-v2b step 7,100 and reader-v1 step 4,725 (int8, open-fitted threshold) measured 11 of 12; step 1,179 measured 10
+EXACT_FLOOR = 10  # with the answer calibrator (2026-12-03): 10 of 12, "What did Musk call Sam Altman?" abstained (its best guess "Stargate" is wrong, 21 %); the v3+v5 soup, reader-v3 step 11,000 and reader-v2c step 9,450 measured 10 of 12; reader-v2b step 7,100 and reader-v1 step 4,725 (int8, open-fitted threshold) measured 11 of 12; step 1,179 measured 10
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,8 @@ def test_bundled_questions_are_answered_and_cited_exactly(bundled):
     exact = 0
     for question, golds in ANSWERABLE:
         result = answer(question)
-        assert result.text is not None, question
+        if result.text is None:  # the calibrated reader may abstain where its best guess is weak; that is not exact
+            continue
         exact += question_scores(result.text, golds, SCORING_V1)[0]
         assert result.citations and 1 <= result.passages_read <= 5
         for citation in result.citations:
@@ -61,3 +62,50 @@ def test_questions_the_articles_do_not_answer_get_no_answer(bundled):
         result = answer(question)
         assert result.abstained, f"{question} -> {result.text} ({result.score:.2f})"
         assert result.citations and all(c.start == c.end for c in result.citations)
+
+
+CHAT_EXAMPLES = {  # ui.EXAMPLES with golds written from the articles
+    "In which city is the Stargate data center being built?": ["Abilene", "Abilene, Texas"],
+    "How much is the initial investment in Stargate?": ["$100 billion"],
+    "Which companies stood alongside Trump during the announcement?": [
+        "OpenAI", "Oracle", "SoftBank", "Oracle and SoftBank", "OpenAI, Softbank and Oracle"],
+    "Who is the CEO of OpenAI?": ["Sam Altman"],
+    "Who does Musk call a liar?": ["Sam Altman", "Altman"],
+}
+FOLLOWUPS = [  # (standing question, follow-up, golds): the README's "Who funds it?" (a best guess at 21 %, 2026-12-03)
+    ("What is Stargate?", "Who funds it?", ["SoftBank"]),
+]
+
+
+def test_the_chat_examples_are_answered_right(bundled):
+    import ui
+
+    answer, _ = bundled
+    assert set(CHAT_EXAMPLES) == set(ui.EXAMPLES)
+    for question, golds in CHAT_EXAMPLES.items():
+        result = answer(question)
+        assert result.text is not None and not result.unsure, f"{question} -> abstained ({result.confidence:.2f})"
+        assert question_scores(result.text, golds, SCORING_V1)[1] > 0, f"{question} -> {result.text}"
+
+
+def test_the_readme_follow_up_is_answered_right(bundled):
+    from qa.answering.api import default_assistant
+    from qa.answering.followup import retrieval_query
+
+    for first, followup, golds in FOLLOWUPS:
+        query = retrieval_query(followup, [first])
+        assert query is not None, "the follow-up is not recognised as one"
+        result = default_assistant().answer(followup, retrieval_query=query)
+        shown = result if result.text is not None else result.best_guess  # an answer, or a best guess shown as such
+        assert shown is not None, f"{followup} -> the documents don't say ({result.confidence:.2f})"
+        assert question_scores(shown.text, golds, SCORING_V1)[0] == 1.0, f"{followup} -> {shown.text}"
+
+
+def test_confidence_is_a_probability_when_the_reader_ships_a_calibrator(bundled):
+    answer, _ = bundled
+    result = answer("Who is the CEO of OpenAI?")
+    assert result.probability is not None and 0.0 < result.confidence < 1.0
+    assert result.min_confidence is not None and result.confidence >= result.min_confidence
+    for question in UNANSWERABLE:
+        missing = answer(question)
+        assert missing.probability is not None and missing.confidence < missing.min_confidence

@@ -135,6 +135,28 @@ def test_a_calibrated_answer_shows_how_likely_it_is_right_in_words():
     assert uncalibrated.splitlines()[1] == "  confidence 95% (score 3.00)"
 
 
+def test_a_newer_source_preferred_is_said_under_the_differing_sources():
+    from dataclasses import replace
+
+    from qa.answering.types import Answer
+    from qa.cli.ask_command import format_answer
+
+    older = replace(citation("It opens in 2026.", 12, 16, "old", "Works begin"), date="2023-05-10")
+    old = Answer("When will it open?", "2026", 12.3, (older,))
+    new = Answer("When will it open?", "summer 2027", 10.8, (citation("It opens in summer 2027.", 12, 23, "new", "Delayed"),),
+                 (old,), newer_preferred=True)
+    lines = format_answer(new).splitlines()
+    assert lines[2:6] == [
+        "Sources differ:",
+        "  - summer 2027 — Delayed (2025-01-24)",
+        "  - 2026 — Works begin (2023-05-10)",
+        "The newer source is preferred for a question about something that changes: summer 2027 (Delayed, 2025-01-24) "
+        "over 2026 (Works begin, 2023-05-10).",
+    ]
+    assert lines[6].startswith("[1] Delayed")
+    assert "newer source" not in format_answer(Answer(new.question, new.text, new.score, new.citations, (old,)))
+
+
 def test_an_unsure_abstention_shows_the_best_guess_as_one():
     from qa.answering.types import Answer
     from qa.cli.ask_command import format_answer

@@ -1,12 +1,12 @@
-"""`differing_answers` (pure, hand-made Answers) and how the chat and `citeqa ask` show it; one end-to-end run
-with the shipped reader over two contradicting articles."""
+"""`differing_answers` (pure, hand-made Answers) and how the chat and `citeqa ask` show it, with the note when a
+newer source was preferred; one end-to-end run with the shipped reader over two contradicting articles."""
 
 from __future__ import annotations
 
 import pytest
 
 import ui
-from qa.answering.disagreement import differing_answers
+from qa.answering.disagreement import differing_answers, newer_preferred_over, prefer_newer
 from qa.answering.types import Answer, Citation
 from qa.cli.ask_command import format_answer
 
@@ -143,6 +143,32 @@ def test_format_answer_lists_differing_sources():
     assert "The newest source says" not in format_answer(bridge_answer(old_wins=False))
 
 
+NEWER_NOTE_TERMINAL = ("The newer source is preferred for a question about something that changes: summer 2027 "
+                       "(Bridge_delayed *again*, 2025-03-14) over 2026 (Bridge <b>plans</b>, 2023-05-10).")
+NEWER_NOTE_CHAT = ("The newer source is preferred for a question about something that changes: summer 2027 "
+                   "(Bridge&#95;delayed &#42;again&#42;, 2025-03-14) over 2026 (Bridge &lt;b&gt;plans&lt;/b&gt;, 2023-05-10).")
+
+
+def test_the_newer_source_preferred_is_said_beside_the_differing_sources():
+    answer = prefer_newer(bridge_answer(old_wins=True))  # "expected": time-sensitive, so the 2025 article wins
+    assert answer.newer_preferred and answer.text == "summer 2027" and newer_preferred_over(answer).text == "2026"
+    reply = ui.render_answer(answer)
+    assert NEWER_NOTE_CHAT in reply
+    assert reply.index("**Sources differ:**") < reply.index(NEWER_NOTE_CHAT) < reply.index("Sources:\n")
+    assert "The newest source says" not in reply  # the newest is the answer now
+    printed = format_answer(answer)
+    assert ("Sources differ:\n  - summer 2027 — Bridge_delayed *again* (2025-03-14)\n"
+            "  - 2026 — Bridge <b>plans</b> (2023-05-10)\n" + NEWER_NOTE_TERMINAL + "\n[1] ") in printed
+
+
+def test_no_note_unless_the_newer_source_was_preferred():
+    for answer in (bridge_answer(old_wins=True), bridge_answer(old_wins=False)):
+        assert newer_preferred_over(answer) is None
+        assert "newer source is preferred" not in ui.render_answer(answer) + format_answer(answer)
+    lone = Answer(QUESTION, "summer 2027", 9.5, (cite("new", "2025-03-14"),), (), 0.0, newer_preferred=True)
+    assert newer_preferred_over(lone) is None and "newer source is preferred" not in ui.render_answer(lone)
+
+
 def test_undated_source_is_shown_as_undated():
     answer = Answer(QUESTION, "2026", 10.0, (cite("a", "2023-01-01"),), (alt("2027", 9.0, "b", None),), 0.0)
     assert "- **2027** — Article b (undated)" in ui.render_answer(answer)
@@ -174,13 +200,22 @@ def test_contradicting_articles_with_the_shipped_reader(tmp_path, embedder):
     update_index(tmp_path / "idx", embedder, add=documents)
     assistant = Assistant.from_config(Config(index_dir=str(tmp_path / "idx"), reader_model=None), embedder=embedder)
 
-    answer = assistant.answer(QUESTION)
+    unpreferred = Assistant.from_config(Config(index_dir=str(tmp_path / "idx"), reader_model=None, prefer_newer=False),
+                                        embedder=embedder).answer(QUESTION)
+    # the calibrated reader alone: "2026" (72 % likely right), "summer 2027" (55 %) a strong differing candidate
+    assert "2026" in unpreferred.text and not unpreferred.newer_preferred
+    answer = assistant.answer(QUESTION)  # "expected to open": time-sensitive, so the newer article's answer wins
+    assert answer.newer_preferred and "summer 2027" in answer.text
+    assert answer.citations[0].title == "Bridge delayed" and "2026" in newer_preferred_over(answer).text
     found = differing_answers(answer)
     assert [a.citations[0].title for a in found] == ["Bridge delayed", "Bridge works begin"]
-    assert "2027" in found[0].text and "2026" in found[1].text
+    assert found[0] is answer and "2026" in found[1].text
     reply = ui.render_answer(answer)
-    assert "**Sources differ:**" in reply
+    assert "**Sources differ:**" in reply and "The newest source says" not in reply
     assert reply.index("— Bridge delayed (2025-03-14)") < reply.index("— Bridge works begin (2023-05-10)")
+    note = "The newer source is preferred for a question about something that changes: "
+    assert note in reply and "(Bridge delayed, 2025-03-14) over " in reply and "(Bridge works begin, 2023-05-10)." in reply
     printed = format_answer(answer)
     assert printed.index("— Bridge delayed (2025-03-14)") < printed.index("— Bridge works begin (2023-05-10)")
+    assert printed.splitlines()[0].startswith("summer 2027") and note in printed
 

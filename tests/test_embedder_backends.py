@@ -107,3 +107,42 @@ def test_config_names_a_bad_embedding_backend():
     with pytest.raises(ValueError, match="embedding backend 'gpu'"):
         Config(embedding_backend="gpu")
     assert embedder_from_config(Config(embedding_backend="torch")).backend == "torch"
+
+
+@pytest.fixture(scope="module")
+def int8_embedder(embedder):
+    return Embedder(embedder.model_path, backend="onnx-int8")
+
+
+def test_int8_vectors_are_close_to_fp32_but_another_variant(embedder, int8_embedder):
+    fp32, int8 = embedder.encode(TEXTS), int8_embedder.encode(TEXTS)
+    assert int8.shape == fp32.shape and int8.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-5)
+    cosines = (fp32 * int8).sum(axis=1)
+    assert cosines.min() > 0.98, cosines
+    assert np.abs(fp32 - int8).max() > 1e-3  # really int8 weights, not the fp32 graph again
+    assert (int8_embedder.variant, embedder.variant) == ("int8", "fp32")
+    assert int8_embedder.name == f"{embedder.name} (int8)" and int8_embedder.model_name == embedder.name
+    assert int8_embedder.dimension == 384 and int8_embedder.max_tokens == 256
+
+
+def test_int8_graph_is_cached_beside_the_fp32_one_with_int8_weights(embedder, tmp_path, monkeypatch):
+    import onnx
+
+    from embeddings.onnx_encoder import sentence_onnx_path
+
+    monkeypatch.setenv("CITEQA_CACHE", str(tmp_path))
+    Embedder(embedder.model_path, backend="onnx-int8").encode(["warm up"])
+    layout = sentence_layout(embedder.model_path)
+    path = sentence_onnx_path(embedder.model_path, layout, quantize=True)
+    assert path.is_file() and path.parent == sentence_onnx_path(embedder.model_path, layout).parent
+    assert [p.name for p in path.parent.iterdir()] == ["sentence.int8.onnx"]  # the fp32 graph is not needed
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert {"MatMulInteger", "DynamicQuantizeLinear"} <= ops
+
+
+def test_int8_backend_is_refused_where_onnx_cannot_run(embedder, tmp_path):
+    folder = _copy_with_pooling(embedder.model_path, tmp_path / "max-model",
+                                pooling_mode_mean_tokens=False, pooling_mode_max_tokens=True)
+    with pytest.raises(ValueError, match=f"ONNX backend cannot run {folder}"):
+        Embedder(folder, backend="onnx-int8")

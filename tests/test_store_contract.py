@@ -131,6 +131,17 @@ def test_another_embedding_model_is_refused(built, embedder):
         index.check_embedder(Other())
 
 
+def test_another_embedder_variant_is_refused(built, embedder):
+    _, index = built
+    assert index.description()["embedding_model"]["variant"] == "fp32"
+
+    class Int8:
+        name = f"{embedder.name} (int8)"
+
+    with pytest.raises(IndexMismatchError, match=r"all-MiniLM-L6-v2', but .*\(int8\)' was given.*torch or onnx"):
+        index.check_embedder(Int8())
+
+
 @MILVUS
 def test_both_stores_rank_alike(tmp_path, embedder, documents):
     """Same chunks, same vectors, same BM25 terms and parameters: the same rankings from either store."""

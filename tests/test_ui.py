@@ -134,6 +134,20 @@ def test_render_answer_with_a_calibrated_probability_says_it_in_words():
     assert "confidence" not in reply
 
 
+def test_render_answer_says_when_the_newer_source_was_preferred():
+    old = answer("2026", [citation("It opens in 2026.", 12, 16, title="Works *begin*", date="2023-05-10", doc_id="old")],
+                 score=12.3)
+    new = answer("summer\n2027", [citation("It opens in summer\n2027.", 12, 23, title="<b>Delayed</b>", date="2025-03-14",
+                                           doc_id="new")], score=10.8, candidates=(old,), newer_preferred=True)
+    reply = ui.render_answer(new)
+    note = ("The newer source is preferred for a question about something that changes: summer 2027 "
+            "(&lt;b&gt;Delayed&lt;/b&gt;, 2025-03-14) over 2026 (Works &#42;begin&#42;, 2023-05-10).")
+    assert note in blocks(reply)
+    assert reply.index("**Sources differ:**") < reply.index(note) < reply.index("Sources:\n")
+    plain = ui.render_answer(answer("summer\n2027", new.citations, score=10.8, candidates=(old,)))
+    assert "newer source" not in plain and reply.replace(note + "\n\n", "") == plain
+
+
 def test_render_unsure_abstention_shows_the_best_guess_never_as_an_answer():
     guess = Answer("Who funds it?", "SoftBank", -0.5, (citation("Funded by SoftBank.", start=10, end=18, doc_id="d7"),),
                    probability=0.45)
@@ -810,7 +824,7 @@ def fake_start(monkeypatch):
             calls["warmed_with"] = question
 
     def from_config(config=None, **kwargs):
-        calls["config"] = config
+        calls["config"], calls["from_config"] = config, kwargs
         return FakeService()
 
     monkeypatch.setattr(ui.ChatService, "from_config", staticmethod(from_config))
@@ -828,6 +842,35 @@ def test_main_defaults(fake_start):
                                     "allowed": ("localhost", "127.0.0.1", "::1")}
     assert not fake_start["config"].allow_uploads  # read-only unless asked
     assert fake_start["config"].index_dir is None and fake_start["warmed_with"] == ui.EXAMPLES[0]
+
+
+def test_main_builds_what_a_first_run_lacks_and_loads_the_models_while_the_page_is_built(fake_start, monkeypatch):
+    import threading
+
+    order = []
+
+    class SlowService:
+        def ask(self, question):
+            order.append(("warm-up", threading.current_thread() is threading.main_thread()))
+
+    monkeypatch.setattr(ui.ChatService, "from_config",
+                        staticmethod(lambda config=None, **kwargs: order.append(("service", kwargs)) or SlowService()))
+    monkeypatch.setattr(ui, "build_app", lambda service: order.append(("page", None)) or "app")
+    ui.main([])
+    assert order[0] == ("service", {"embedder": None, "prepare": True})
+    assert ("warm-up", False) in order and ("page", None) in order  # the warm-up runs in its own thread
+    assert fake_start["launch"]["server_port"] == 7860  # launched once both are done
+
+
+def test_a_model_that_fails_to_load_stops_the_chat_before_it_serves(fake_start, monkeypatch):
+    class Broken:
+        def ask(self, question):
+            raise RuntimeError("the reader's ONNX file is damaged")
+
+    monkeypatch.setattr(ui.ChatService, "from_config", staticmethod(lambda config=None, **kwargs: Broken()))
+    with pytest.raises(SystemExit, match="citeqa: error: the reader's ONNX file is damaged"):
+        ui.main([])
+    assert "launch" not in fake_start
 
 
 def test_main_respects_gradio_environment(fake_start, monkeypatch):

@@ -9,6 +9,7 @@ from qa.answering.normalize import normalize_answer
 from qa.answering.types import Answer
 
 MAX_DIFFERING = 3
+NEWER_PREFERRED_TEXT = "The newer source is preferred for a question about something that changes:"
 TIME_WORDS = frozenset("""now currently current latest still today recently recent newest anymore yet expected planned
 scheduled will upcoming next""".split())
 TIME_PHRASES = ("as of", "this year", "these days", "at the moment", "most recent", "so far")
@@ -78,3 +79,12 @@ def prefer_newer(answer: Answer) -> Answer:
         return answer
     others = (replace(answer, candidates=()), *(c for c in answer.candidates if c is not newest))
     return replace(newest, candidates=others[: max(len(answer.candidates), 1)], newer_preferred=True)
+
+
+def newer_preferred_over(answer: Answer) -> Answer | None:
+    """The answer `prefer_newer` displaced for this one (its first candidate) when it chose a newer source's
+    answer and both cite a document; else None. The chat and `citeqa ask` say so beside "Sources differ"."""
+    if not answer.newer_preferred or not answer.citations or not answer.candidates:
+        return None
+    displaced = answer.candidates[0]
+    return displaced if displaced.text is not None and displaced.citations else None

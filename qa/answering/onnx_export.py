@@ -1,8 +1,8 @@
 """Reader → ONNX: export a question-answering model, fuse its graph and (optionally) quantise it to int8.
 
 The shipped reader stays one fp16 safetensors file; the ONNX artefact is derived from it, reproducibly
-(same weights and recipe → same file), and cached by the digest of the weights. `citeqa quantize-reader`
-runs the same function to write it anywhere.
+(same weights, recipe, settings and library versions → same file), and cached under the key of all of them
+(`embeddings.onnx_graph.graph_key`). `citeqa quantize-reader` runs the same function to write it anywhere.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import logging
 from pathlib import Path
 
 from embeddings.cache import cache_root
-from embeddings.onnx_graph import export_traced, load_eager, weights_digest
+from embeddings.onnx_graph import export_traced, graph_key, load_eager, narrowing_matmuls, quantize_int8
+
+__all__ = ["ONNX_BACKENDS", "cached_onnx_path", "ensure_onnx", "export_onnx", "narrowing_matmuls", "reader_digest"]
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +22,8 @@ ONNX_BACKENDS = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
 
 
 def reader_digest(model_dir: Path) -> str:
-    """The key of a reader's derived ONNX files."""
-    return weights_digest(model_dir, f"recipe {RECIPE_VERSION}")
+    """The key of a reader's derived ONNX files: weights, recipe, export and int8 settings, library versions."""
+    return graph_key(model_dir, f"recipe {RECIPE_VERSION}")
 
 
 def cached_onnx_path(model_dir: Path, backend: str) -> Path:
@@ -30,16 +32,6 @@ def cached_onnx_path(model_dir: Path, backend: str) -> Path:
     if (model_dir / name).is_file():
         return model_dir / name
     return cache_root() / "onnx" / reader_digest(model_dir)[:16] / name
-
-
-def narrowing_matmuls(model) -> list[str]:
-    """Names of the MatMul nodes whose constant weight narrows its input (more rows than columns): the
-    feed-forward down-projections and the span head. Their inputs carry the GELU's outliers, which one
-    dynamic int8 scale per tensor resolves badly, so int8 leaves them fp32 (measured: +0.39 F1 on SQuAD
-    v1.1 dev for reader-v1, against int8 everywhere; docs/reader.md)."""
-    shapes = {t.name: tuple(t.dims) for t in model.graph.initializer}
-    return [n.name for n in model.graph.node
-            if n.op_type == "MatMul" and len(dims := shapes.get(n.input[1], ())) == 2 and dims[0] > dims[1]]
 
 
 def export_onnx(model_dir: str | Path, out_file: str | Path, *, quantize: bool = True) -> Path:
@@ -67,19 +59,10 @@ def export_onnx(model_dir: str | Path, out_file: str | Path, *, quantize: bool =
             output = self.inner(**dict(zip(names, tensors)))
             return output.start_logits, output.end_logits
 
-    def _quantize(fused: Path, final: Path) -> None:
-        import onnx
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        graph = onnx.load(str(fused))  # read once: for the node choice and for the quantiser
-        quantize_dynamic(graph, str(final), weight_type=QuantType.QInt8, per_channel=True,
-                         nodes_to_exclude=narrowing_matmuls(graph),
-                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
-
     outputs = ["start_logits", "end_logits"]
     return export_traced(_Logits(model), [sample[n] for n in names], names, outputs, out_file, config=config,
                          dynamic_outputs={n: {0: "batch", 1: "sequence"} for n in outputs},
-                         finish=_quantize if quantize else None)
+                         finish=quantize_int8 if quantize else None)
 
 
 def ensure_onnx(model_dir: Path, backend: str) -> Path:

@@ -167,9 +167,9 @@ class ExtractiveReader:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    from transformers import AutoTokenizer
+                    from embeddings.fast_tokenizer import load_tokenizer  # no torch for the ONNX backends
 
-                    tokenizer = AutoTokenizer.from_pretrained(str(self.model_dir), local_files_only=True)
+                    tokenizer = load_tokenizer(self.model_dir)
                     if not tokenizer.is_fast:
                         raise ValueError(f"the reader at {self.model_dir} needs a fast tokenizer (tokenizer.json)")
                     model = TorchLogits(self.model_dir) if self.backend == "torch" else OnnxLogits(self.model_dir, self.backend)

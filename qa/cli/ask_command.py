@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from qa.answering.citing import BEST_GUESS_TEXT, NOT_FOUND_TEXT, one_line
-from qa.answering.disagreement import differing_answers
+from qa.answering.disagreement import NEWER_PREFERRED_TEXT, differing_answers, newer_preferred_over
 from qa.answering.types import confidence_words
 from qa.cli.options import add_answer_flags, add_index_flags, config_from, terminal_text
 
@@ -32,6 +32,21 @@ def differing_lines(answer) -> list[str]:
     if differing[0] is not answer:
         lines.append(f"The newest source says: {terminal_text(' '.join(differing[0].text.split()))}")
     return lines
+
+
+def newer_preferred_lines(answer) -> list[str]:
+    """When a time-sensitive question took the newest dated source's answer over a differing one, one line saying
+    so: `The newer source is preferred ...: summer 2027 (Bridge delayed, 2025-03-14) over 2026 (...).`"""
+    displaced = newer_preferred_over(answer)
+    if displaced is None:
+        return []
+
+    def source(item) -> str:
+        first = item.citations[0]
+        return (f"{terminal_text(' '.join(item.text.split()))} ({terminal_text(first.title)}, "
+                f"{terminal_text(first.date or 'undated')})")
+
+    return [f"{NEWER_PREFERRED_TEXT} {source(answer)} over {source(displaced)}."]
 
 
 def confidence_line(answer) -> str:
@@ -71,15 +86,19 @@ def format_answer(answer, *, mark=("[[", "]]")) -> str:
     if answer.text is None:
         lines = [f"{NOT_FOUND_TEXT} Closest passages:"]
         return "\n".join(lines + citation_lines(answer.citations, spans=False))
-    lines = [terminal_text(one_line(answer.text)), confidence_line(answer), *differing_lines(answer)]
+    lines = [terminal_text(one_line(answer.text)), confidence_line(answer), *differing_lines(answer),
+             *newer_preferred_lines(answer)]
     return "\n".join(lines + citation_lines(answer.citations, spans=True, mark=mark))
 
 
 def run_ask(args, models) -> int:
-    from qa.answering.pipeline import Assistant
+    from qa.answering.pipeline import Assistant, reader_from_config
+    from qa.cli.first_run import prepare
 
     config = config_from(args)
-    assistant = Assistant.from_config(config, embedder=models.embedder(config))
+    embedder, reader = models.embedder(config), reader_from_config(config)
+    prepare(config, embedder, reader)  # a first run: what it builds, one line per step on stderr
+    assistant = Assistant.from_config(config, embedder=embedder, reader=reader)
     answer = assistant.answer(args.question)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))

@@ -48,7 +48,8 @@ def add_index_flags(p: argparse.ArgumentParser) -> None:
                    help="index folder (default: the bundled articles' index in ~/.cache/citeqa); with --store milvus, its name")
     p.add_argument("--embedding-model", default=None, metavar="DIR", help="sentence-transformers model folder (default: packaged all-MiniLM-L6-v2)")
     p.add_argument("--embedding-backend", choices=EMBEDDING_BACKENDS, default=None,
-                   help="how the embedder runs: torch (sentence-transformers) or onnx (same vectors, faster); default auto = onnx where the model allows")
+                   help="how the embedder runs: torch (sentence-transformers) or onnx (same vectors, faster); default auto = onnx "
+                        "where the model allows; onnx-int8: int8 weights, other vectors (an index keeps the variant it was built with)")
     p.add_argument("--store", choices=STORES, default=None,
                    help="where the index lives: faiss (a folder, the default) or milvus (then --index names its collections)")
     p.add_argument("--store-uri", default=None, metavar="URI",

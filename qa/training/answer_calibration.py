@@ -315,6 +315,14 @@ def choose_guess_floor(probability: np.ndarray, has_answer: np.ndarray, min_conf
     return float(min(min_confidence, round(float(np.quantile(unanswerable, share)), 3)))
 
 
+def not_indexed(records: Sequence[QuestionRecord]) -> np.ndarray:
+    """The open questions whose article is not in the index: the unanswerable ones of sets whose reader-only
+    questions all have answers (a set with its own unanswerable questions, like SQuAD v2.0, also has ones whose
+    paragraph is indexed, where something relevant is found)."""
+    own_unanswerable = {r.set_name for r in records if r.mode == "reader-only" and not r.has_answer}
+    return np.array([r.mode == "open" and not r.has_answer and r.set_name not in own_unanswerable for r in records])
+
+
 def set_balance(records: Sequence[QuestionRecord], cap: float = 4.0) -> dict[str, float]:
     """Per-set weights that move the sets toward equal say (the biggest set weighs 1, a smaller one the square
     root of the size ratio, at most `cap`): a small out-of-domain set counts, without a few hundred
@@ -352,7 +360,9 @@ def train_calibrator(fit_records: Sequence[QuestionRecord], *, choices: Sequence
     open_rows = np.array([r.mode == "open" for r in fit_records])
     chosen = open_rows if open_rows.any() else np.ones(len(fit_records), dtype=bool)
     min_confidence, score = choose_min_confidence(best["probability"][chosen], best["right"][chosen], has_answer[chosen])
-    floor = choose_guess_floor(best["probability"][chosen], has_answer[chosen], min_confidence)
+    missing = not_indexed(fit_records)
+    floor = (choose_guess_floor(best["probability"][missing], has_answer[missing], min_confidence) if missing.any()
+             else choose_guess_floor(best["probability"][chosen], has_answer[chosen], min_confidence))
     report = {"model": choice.name, "folds": folds, "questions": len(fit_records), "candidates": int(len(table.y)),
               "articles": articles, "cross_validation": [{"model": t["model"], "brier": round(t["brier"], 5),
                                                           "top1_right": round(t["top1_right"], 4)} for t, _ in trials],
@@ -362,7 +372,8 @@ def train_calibrator(fit_records: Sequence[QuestionRecord], *, choices: Sequence
               **{key: report[key] for key in ("model", "folds", "questions", "candidates", "articles", "cross_validation")},
               "min_confidence_reason": "maximises v2.0-style exact match (answers right, abstentions on questions no "
                                        "indexed article answers) on the open first halves, out of fold",
-              "guess_floor_reason": "9 in 10 open first-half questions that no indexed article answers fall below it"}
+              "guess_floor_reason": "9 in 10 open first-half questions whose article is not indexed (nothing relevant "
+                                    "to find) fall below it: they get \"the documents don't say\", not a guess"}
     return calibrator_data(model, a, b, min_confidence, floor, recipe), report
 
 
