@@ -382,3 +382,50 @@ def test_chat_on_a_phone(browser, served):
             assert header.bounding_box()["height"] < 2.6 * line_height, header.inner_text()
     assert errors == []
     page.close()
+
+
+@pytest.fixture(scope="module")
+def served_news(tmp_path_factory, embedder):
+    """(url, service) of a chat over two articles that contradict each other, with the shipped reader."""
+    from corpus.loaders import load_path
+    from embeddings.index import update_index
+    from qa.answering.config import Config
+    from qa.answering.pipeline import Assistant
+
+    folder = tmp_path_factory.mktemp("news")
+    (folder / "bridge-2023.txt").write_text(
+        " title Bridge works begin\n date 2023-05-10\n"
+        "The new bridge over the river is expected to open in 2026. Work began in spring.\n", encoding="utf-8")
+    (folder / "bridge-2025.txt").write_text(
+        " title Bridge delayed\n date 2025-03-14\n"
+        "The new bridge over the river is now expected to open in summer 2027. "
+        "The delay was blamed on steel prices.\n", encoding="utf-8")
+    index = folder / "idx"
+    update_index(index, embedder, add=load_path(folder).documents)
+    service = ui.ChatService(Assistant.from_config(Config(index_dir=str(index)), embedder=embedder))
+    app = ui.build_app(service)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ui.launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/", service
+    finally:
+        app.close()
+
+
+def test_sources_that_differ_are_shown_newest_first_and_the_newer_preferred(browser, served_news):
+    from playwright.sync_api import expect
+
+    url, _ = served_news
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    reply = ask(page, "When is the new bridge expected to open?")
+    expect(reply.locator("p").first).to_contain_text("summer 2027")
+    expect(reply).to_contain_text("Sources differ:")
+    text = one_line(reply.inner_text())
+    assert text.index("Bridge delayed (2025-03-14)") < text.index("Bridge works begin (2023-05-10)")
+    assert "newer source is preferred" in text
+    assert errors == []
