@@ -30,7 +30,7 @@ class Config:
     """Settings of an `Assistant`. None means "the packaged default" for models and the index."""
 
     embedding_model: str | None = None
-    embedding_backend: str = "auto"  # torch (sentence-transformers) or onnx (same vectors, faster); auto: onnx on CPU
+    embedding_backend: str = "auto"  # torch (sentence-transformers), onnx (same vectors, faster), onnx-int8 (another variant); auto: onnx on CPU
     reader_model: str | None = None
     index_dir: str | None = None
     k: int = 5
