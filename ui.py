@@ -615,14 +615,9 @@ def release_indexing_memory(embedder) -> None:
     session ran in its arena (measured: +300 MB after 600 passages, +360 MB after 1,800) for the life of the
     session, so the embedder gets a freshly loaded session (a fraction of a second, here in the write, not in the
     next question; a question in flight finishes on the old one) and the freed heap goes back to the system."""
-    import copy
-
     from qa.cli.first_run import release_freed_memory
 
-    if getattr(embedder, "_onnx", None) is not None:  # the ONNX backend (torch frees its buffers itself)
-        fresh = copy.copy(embedder)
-        fresh._onnx, fresh._lock = None, threading.Lock()
-        embedder._onnx = fresh.onnx_encoder  # loaded as the embedder loads it, then swapped in whole
+    embedder.reload_onnx_session()  # the ONNX backend only (torch frees its buffers itself)
     release_freed_memory()
 
 

@@ -106,17 +106,34 @@ class Embedder:
                     self._model = SentenceTransformer(str(self.model_path), device=self.device, local_files_only=True)
         return self._model
 
+    def _new_onnx_encoder(self):
+        from embeddings.onnx_encoder import OnnxSentenceEncoder
+
+        return OnnxSentenceEncoder(self.model_path, self._layout, quantize=self.backend == "onnx-int8")
+
     @property
     def onnx_encoder(self):
         """The ONNX encoder (the onnx backend; exported into the cache on first use)."""
         if self._onnx is None:
             with self._lock:
                 if self._onnx is None:
-                    from embeddings.onnx_encoder import OnnxSentenceEncoder
-
-                    self._onnx = OnnxSentenceEncoder(self.model_path, self._layout,
-                                                     quantize=self.backend == "onnx-int8")
+                    self._onnx = self._new_onnx_encoder()
         return self._onnx
+
+    @property
+    def onnx_loaded(self) -> bool:
+        """Whether the ONNX encoder is loaded (False for the torch backend or before first use)."""
+        return self._onnx is not None
+
+    def reload_onnx_session(self) -> bool:
+        """Swap in a freshly loaded ONNX session, handing back the buffers ONNX Runtime keeps from the largest
+        batch it ran (an encode in flight finishes on the old one). False when no ONNX encoder is loaded."""
+        if self._onnx is None:
+            return False
+        fresh = self._new_onnx_encoder()
+        with self._lock:
+            self._onnx = fresh
+        return True
 
     @property
     def dimension(self) -> int:

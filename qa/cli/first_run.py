@@ -86,7 +86,7 @@ def release_freed_memory() -> None:
 
 def embedder_graph_missing(embedder) -> bool:
     """Whether the embedder runs in ONNX Runtime, has not loaded its graph and the graph is not in the cache yet."""
-    if not str(getattr(embedder, "backend", "")).startswith("onnx") or getattr(embedder, "_onnx", None) is not None:
+    if not str(embedder.backend).startswith("onnx") or embedder.onnx_loaded:
         return False
     from embeddings.onnx_encoder import sentence_layout, sentence_onnx_path
 
