@@ -227,7 +227,7 @@ def test_below_min_confidence_it_abstains_with_a_best_guess_above_the_floor_only
 
 
 @pytest.mark.parametrize("p, words", [(0.95, "very likely right, 95 %"), (0.82, "likely right, 82 %"),
-                                      (0.5, "possibly right, 50 %"), (0.1, "unlikely right, 10 %"),
+                                      (0.5, "possibly right, 50 %"), (0.28, "uncertain, 28 %"), (0.1, "unlikely right, 10 %"),
                                       (0.0, "unlikely right, 0 %"), (1.0, "very likely right, 100 %")])
 def test_confidence_in_words(p, words):
     assert confidence_words(p) == words

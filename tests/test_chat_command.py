@@ -167,7 +167,7 @@ def test_an_unsure_abstention_shows_the_best_guess_as_one():
                     min_confidence=0.7, unsure=True)
     assert format_answer(unsure).splitlines() == [
         "Not sure. Best guess, low confidence: SoftBank [1]",
-        "  unlikely right, 35 % (score -0.40)",
+        "  uncertain, 35 % (score -0.40)",
         "[1] Funding (2025-01-24, a.txt, chars 110-118)",
         "    Funded by [[SoftBank]] and others.",
     ]

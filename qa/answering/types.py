@@ -79,7 +79,8 @@ class Citation:
         return self.end - self.passage_start
 
 
-CONFIDENCE_WORDS = ((0.9, "very likely right"), (0.7, "likely right"), (0.4, "possibly right"), (0.0, "unlikely right"))
+CONFIDENCE_WORDS = ((0.9, "very likely right"), (0.7, "likely right"), (0.4, "possibly right"), (0.2, "uncertain"),
+                    (0.0, "unlikely right"))
 
 
 def confidence_words(probability: float) -> str:
