@@ -84,15 +84,17 @@ def load_file(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTE
     return [item for _, item in _read(path, max_bytes, STREAM_BYTES, PART_CHARS) if isinstance(item, Document)]
 
 
-def load_path(*paths: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> LoadReport:
+def load_path(*paths: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES,
+              relative_to: str | os.PathLike[str] | None = None) -> LoadReport:
     """Load files and folders, in the order given; folders recursively, in sorted path order.
 
     Hidden files and folders (name starting with ".") inside folders are ignored. The same text under
     two names is loaded once; the second name goes to `duplicates`. Files over `max_bytes` are skipped
     (text and Markdown files are streamed in parts instead). Raises CorpusError naming the first path
-    that does not exist, before loading anything.
+    that does not exist, before loading anything. A file given alone shows its path relative to the folder
+    `relative_to` as its source, when that is given (`stream_path`).
     """
-    stream = stream_path(*paths, max_bytes=max_bytes)
+    stream = stream_path(*paths, max_bytes=max_bytes, relative_to=relative_to)
     documents = tuple(stream)
     return LoadReport(documents, tuple(stream.skipped), tuple(stream.duplicates), tuple(stream.origins),
                       tuple(stream.notes))

@@ -82,3 +82,21 @@ def test_cli_index_ray_reports_failures(local_ray, corpus, tmp_path, capsys):
     assert f"failed {corpus / 'broken.json'}: invalid JSON" in err
     assert main(["index", str(corpus), "--workers", "2", "--index", str(tmp_path / "idx")]) == 2
     assert "--workers is for --ray" in capsys.readouterr().err
+
+
+def test_a_file_in_a_subfolder_keeps_its_path_as_source(local_ray, tmp_path, embedder):
+    from corpus.loaders import load_path
+    from qa.indexing.ray_indexing import index_with_ray, listed_files
+
+    folder = tmp_path / "notes"
+    (folder / "2024" / "march").mkdir(parents=True)
+    (folder / "top.txt").write_text("The harbour opened in spring. Ships came from the north.\n", encoding="utf-8")
+    (folder / "2024" / "march" / "budget.txt").write_text("The budget grew by four percent this year.\n", encoding="utf-8")
+    alone = tmp_path / "alone.txt"
+    alone.write_text("A file given on its own keeps its own name.\n", encoding="utf-8")
+    assert list(listed_files([folder, alone]).values()) == [folder.resolve(), folder.resolve(), None]
+    target = Config(index_dir=str(tmp_path / "idx"), chunk_words=25).index_target
+    index_with_ray(target, [str(folder), str(alone)], workers=1, embedder=embedder)
+    sources = sorted(d.source for d in open_index(target, embedder).documents().values())
+    assert sources == ["2024/march/budget.txt", "alone.txt", "top.txt"]
+    assert sources == sorted(d.source for d in load_path(folder, alone).documents)  # as the plain path names them

@@ -62,9 +62,10 @@ def ray_module():
     return ray
 
 
-def list_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """The files under the given paths as `load_path` walks them: folders recursively, hidden names skipped."""
-    files: list[Path] = []
+def listed_files(paths: Sequence[str | os.PathLike[str]]) -> dict[Path, Path | None]:
+    """The files under the given paths as `load_path` walks them (folders recursively, hidden names skipped),
+    each with the folder it was found in (None for a file given alone): its source is its path from there."""
+    files: dict[Path, Path | None] = {}
     for raw in paths:
         path = Path(raw)
         if not path.exists():
@@ -72,11 +73,13 @@ def list_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
         if path.is_dir():
             # sorted top-down walk order (each folder's files by name, then its subfolders), which is not
             # the order of files_under (by path parts): key each folder name (1, name), the file name (0, name)
-            files.extend(sorted(files_under(path), key=lambda file: (
-                *((1, folder) for folder in file.relative_to(path).parts[:-1]), (0, file.name))))
+            for file in sorted(files_under(path), key=lambda file: (
+                    *((1, folder) for folder in file.relative_to(path).parts[:-1]), (0, file.name))):
+                files.setdefault(file.resolve(), path.resolve())
         else:
-            files.append(path)
-    return list(dict.fromkeys(f.resolve() for f in files))
+            files.setdefault(path.resolve(), None)
+    return files
+
 
 
 def _row(path: str, **values) -> dict:
@@ -88,8 +91,8 @@ def read_and_chunk(item: dict, *, max_words: int, overlap_sentences: int) -> lis
     from corpus.loaders import load_path
 
     path = item["path"]
-    try:
-        report = load_path(path)
+    try:  # a file found in a folder shows its path from that folder as its source, as a plain folder index does
+        report = load_path(path, relative_to=item.get("root") or None)
     except Exception as err:  # an unreadable file is a failed row, never an exception that stops the run
         return [_row(path, error=f"{type(err).__name__}: {err}")]
     rows = [_row(skip.path, error=skip.reason) for skip in report.skipped]
@@ -245,7 +248,7 @@ def index_with_ray(target: IndexTarget, paths: Sequence[str], *, embedder: Embed
                    documents_per_batch: int = DOCUMENTS_PER_BATCH) -> RayIndexResult:
     """Index files with Ray Data into the store `target` names; `address` None starts a local Ray instance."""
     ray = ray_module()
-    files = list_files(paths)
+    files = listed_files(paths)
     begun = time.monotonic()
     started_here = _start_ray(ray, address, workers, progress)
     try:
@@ -282,10 +285,11 @@ def _start_ray(ray, address: str | None, workers: int | None, progress: bool) ->
     return True
 
 
-def _embedded_dataset(ray, files: list[Path], chunking: ChunkingSettings, embedder: Embedder, workers: int,
+def _embedded_dataset(ray, files: dict[Path, Path | None], chunking: ChunkingSettings, embedder: Embedder, workers: int,
                       threads_per_worker: int, documents_per_batch: int):
     """The lazy Ray dataset: files read and chunked by tasks, embedded by a pool of `workers` actors."""
-    dataset = ray.data.from_items([{"path": str(f)} for f in files], override_num_blocks=max(1, min(len(files), 8 * workers)))
+    items = [{"path": str(f), "root": "" if root is None else str(root)} for f, root in files.items()]
+    dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(files), 8 * workers)))
     dataset = dataset.flat_map(read_and_chunk, fn_kwargs={"max_words": chunking.max_words,
                                                          "overlap_sentences": chunking.overlap_sentences}, num_cpus=0.25)
     return dataset.map_batches(
