@@ -41,6 +41,19 @@ ARTICLES = {
 }
 
 
+def write_bridge_articles(folder: Path) -> Path:
+    """Two dated articles that contradict each other (2023: the bridge opens in 2026; 2025: now summer 2027)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bridge-2023.txt").write_text(
+        " title Bridge works begin\n date 2023-05-10\n"
+        "The new bridge over the river is expected to open in 2026. Work began in spring.\n", encoding="utf-8")
+    (folder / "bridge-2025.txt").write_text(
+        " title Bridge delayed\n date 2025-03-14\n"
+        "The new bridge over the river is now expected to open in summer 2027. "
+        "The delay was blamed on steel prices.\n", encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def documents() -> list[Document]:
     return [make_document(text, title=title, source=f"{key}.txt") for key, (title, text) in ARTICLES.items()]

@@ -185,15 +185,9 @@ def test_contradicting_articles_with_the_shipped_reader(tmp_path, embedder):
     from qa.answering.config import Config
     from qa.answering.pipeline import Assistant
 
-    folder = tmp_path / "news"
-    folder.mkdir()
-    (folder / "bridge-2023.txt").write_text(
-        " title Bridge works begin\n date 2023-05-10\n"
-        "The new bridge over the river is expected to open in 2026. Work began in spring.\n", encoding="utf-8")
-    (folder / "bridge-2025.txt").write_text(
-        " title Bridge delayed\n date 2025-03-14\n"
-        "The new bridge over the river is now expected to open in summer 2027. "
-        "The delay was blamed on steel prices.\n", encoding="utf-8")
+    from conftest import write_bridge_articles
+
+    folder = write_bridge_articles(tmp_path / "news")
     documents = load_path(folder).documents
     assert sorted((d.title, d.date) for d in documents) == [("Bridge delayed", "2025-03-14"),
                                                            ("Bridge works begin", "2023-05-10")]

@@ -50,6 +50,19 @@ def browser():
             chromium.close()
 
 
+def serving(service):
+    """Serve the chat of `service` on a free local port: yields (url, service), closes the server after."""
+    app = ui.build_app(service)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ui.launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/", service
+    finally:
+        app.close()
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, embedder, tiny_reader_dir):
     from corpus.loaders import load_default_corpus
@@ -62,15 +75,7 @@ def served(tmp_path_factory, embedder, tiny_reader_dir):
     reader = os.environ.get("CITEQA_UI_READER") or str(tiny_reader_dir)
     config = Config(index_dir=str(index), reader_model=reader, allow_uploads=True)
     service = ui.ChatService(Assistant.from_config(config, embedder=embedder))
-    app = ui.build_app(service)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    ui.launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/", service
-    finally:
-        app.close()
+    yield from serving(service)
 
 
 @pytest.fixture(scope="module")
@@ -80,15 +85,7 @@ def served_calibrated(tmp_path_factory, embedder, tiny_reader_dir, built_index):
 
     reader = with_even_odds_calibrator(tiny_reader_dir, tmp_path_factory.mktemp("calibrated") / "reader")
     service = make_service(built_index, embedder, reader)
-    app = ui.build_app(service)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    ui.launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/", service
-    finally:
-        app.close()
+    yield from serving(service)
 
 
 def one_line(text: str) -> str:
@@ -392,26 +389,13 @@ def served_news(tmp_path_factory, embedder):
     from qa.answering.config import Config
     from qa.answering.pipeline import Assistant
 
-    folder = tmp_path_factory.mktemp("news")
-    (folder / "bridge-2023.txt").write_text(
-        " title Bridge works begin\n date 2023-05-10\n"
-        "The new bridge over the river is expected to open in 2026. Work began in spring.\n", encoding="utf-8")
-    (folder / "bridge-2025.txt").write_text(
-        " title Bridge delayed\n date 2025-03-14\n"
-        "The new bridge over the river is now expected to open in summer 2027. "
-        "The delay was blamed on steel prices.\n", encoding="utf-8")
+    from conftest import write_bridge_articles
+
+    folder = write_bridge_articles(tmp_path_factory.mktemp("news"))
     index = folder / "idx"
     update_index(index, embedder, add=load_path(folder).documents)
     service = ui.ChatService(Assistant.from_config(Config(index_dir=str(index)), embedder=embedder))
-    app = ui.build_app(service)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    ui.launch(app, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/", service
-    finally:
-        app.close()
+    yield from serving(service)
 
 
 def test_sources_that_differ_are_shown_newest_first_and_the_newer_preferred(browser, served_news):
