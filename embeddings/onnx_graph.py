@@ -52,12 +52,12 @@ def weights_digest(model_dir: Path, recipe: str) -> str:
     return digest.hexdigest()
 
 
-def library_versions() -> dict[str, str | None]:
-    """Installed versions of the libraries that write an ONNX graph (`GRAPH_LIBRARIES`); None if missing."""
+def library_versions(names: Sequence[str] = GRAPH_LIBRARIES) -> dict[str, str | None]:
+    """Installed versions of the named distributions (default: those that write an ONNX graph); None if missing."""
     from importlib import metadata
 
     found = {}
-    for name in GRAPH_LIBRARIES:
+    for name in names:
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -23,6 +23,11 @@ class CalibratorError(ValueError):
     """A calibrator file that cannot be used: not JSON, another format, or features this code does not compute."""
 
 
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """The logistic function of log-odds, clipped so that no exp overflows."""
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+
+
 @dataclass(frozen=True)
 class Trees:
     """Gradient-boosted regression trees on the log-odds: `init` plus `learning_rate` times each tree's leaf.
@@ -91,8 +96,7 @@ class AnswerCalibrator:
 
     def probabilities(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
         x = np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
-        z = self.platt_a * self.model.log_odds(x) + self.platt_b
-        return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+        return sigmoid(self.platt_a * self.model.log_odds(x) + self.platt_b)
 
     @classmethod
     def from_dict(cls, data: dict, *, where: str = "calibrator") -> "AnswerCalibrator":
@@ -102,7 +106,7 @@ class AnswerCalibrator:
             if tuple(data["features"]) != FEATURE_NAMES:
                 raise CalibratorError(f"{where} was trained on other features than this citeqa computes: retrain it "
                                       "with `citeqa train-calibrator`")
-            model = _model_from(data["model"], len(FEATURE_NAMES))
+            model = model_from(data["model"], len(FEATURE_NAMES))
             calibrator = cls(model, float(data["platt"]["a"]), float(data["platt"]["b"]),
                              float(data["default_min_confidence"]), float(data["guess_floor"]), dict(data.get("recipe", {})))
         except (KeyError, TypeError, ValueError, IndexError) as err:
@@ -118,7 +122,8 @@ class AnswerCalibrator:
         return calibrator
 
 
-def _model_from(data: dict, width: int) -> Trees | Logistic:
+def model_from(data: dict, width: int = len(FEATURE_NAMES)) -> Trees | Logistic:
+    """The model of a calibrator file's "model" data, checked (a `CalibratorError` names what is wrong)."""
     if data["kind"] == "logistic":
         arrays = [np.asarray(data[name], dtype=np.float64) for name in ("mean", "scale", "coef")]
         if any(a.shape != (width,) for a in arrays) or not all(np.isfinite(a).all() for a in arrays):

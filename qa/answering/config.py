@@ -25,6 +25,13 @@ def check_count(name: str, value, *, minimum: int = 1) -> int:
     return value
 
 
+def check_probability(name: str, value) -> float:
+    """`value` as a float if it is a number in [0, 1] (True, False and NaN are refused); None is the caller's to allow."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1] or None, got {value!r}")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class Config:
     """Settings of an `Assistant`. None means "the packaged default" for models and the index."""
@@ -78,10 +85,8 @@ class Config:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value)):
                 raise ValueError(f"{name} must be a number (inf and -inf allowed) or None, got {value!r}")
-        if self.min_confidence is not None and (isinstance(self.min_confidence, bool)
-                                                or not isinstance(self.min_confidence, (int, float))
-                                                or not 0.0 <= self.min_confidence <= 1.0):
-            raise ValueError(f"min_confidence must be a probability in [0, 1] or None, got {self.min_confidence!r}")
+        if self.min_confidence is not None:
+            check_probability("min_confidence", self.min_confidence)
         for name in ("allow_uploads", "prefer_newer"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")

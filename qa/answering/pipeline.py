@@ -11,7 +11,7 @@ from dataclasses import replace
 from embeddings.embedder import Embedder
 from embeddings.passage_index import PassageIndex
 from qa.answering.calibrator import AnswerCalibrator, load_calibrator
-from qa.answering.config import Config, check_count, embedder_from_config
+from qa.answering.config import Config, check_count, check_probability, embedder_from_config
 from qa.answering.disagreement import prefer_newer
 from qa.answering.features import CandidateGroup, candidate_features, group_spans
 from qa.answering.reader import ExtractiveReader, Reader
@@ -148,16 +148,15 @@ def reader_from_config(config: Config) -> ExtractiveReader:
     )
 
 
-def checked_probability(value) -> float:
-    """A caller's min_confidence: a probability in [0, 1]."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"min_confidence must be a probability in [0, 1], got {value!r}")
-    return float(value)
-
-
 def calibrator_of(reader: Reader) -> AnswerCalibrator | None:
     """The answer calibrator shipped beside an extractive reader's weights (calibrator.json), if any."""
     return load_calibrator(reader.model_dir) if isinstance(reader, ExtractiveReader) else None
+
+
+def opened_index(config: Config, embedder: Embedder) -> tuple[PassageIndex, Retriever]:
+    """The index a config names, opened at its live version, and the retriever of its retrieval mode."""
+    index = open_index(config.index_target, embedder)
+    return index, make_retriever(config.retrieval_mode, index, embedder, rrf_k=config.rrf_k, pool=config.fusion_pool)
 
 
 class PassageAnswerer:
@@ -219,7 +218,7 @@ class PassageAnswerer:
             answer = merge_spans(question, spans, passages, threshold=limit, alternatives=self.config.alternatives,
                                  passages_read=read)
         else:
-            needed = self.min_confidence if min_confidence is None else checked_probability(min_confidence)
+            needed = self.min_confidence if min_confidence is None else check_probability("min_confidence", min_confidence)
             answer = calibrated_answer(question, spans, passages, self.calibrator, min_confidence=needed, threshold=limit,
                                        alternatives=self.config.alternatives, passages_read=read, retrieved=self.retrieves)
         return prefer_newer(answer) if self.config.prefer_newer else answer
@@ -247,16 +246,16 @@ class Assistant(PassageAnswerer):
         (FAISS folder or Milvus), retriever, reader."""
         config = config if config is not None else Config()
         embedder = embedder if embedder is not None else embedder_from_config(config)
-        index = open_index(config.index_target, embedder)
-        retriever = make_retriever(config.retrieval_mode, index, embedder, rrf_k=config.rrf_k, pool=config.fusion_pool)
+        index, retriever = opened_index(config, embedder)
         if reader is None:
             reader = reader_from_config(config)
         return cls(index, retriever, reader, config, embedder, calibrator_of(reader))
 
     def reopened(self) -> "Assistant":
-        """A new assistant over the index's live version, with the same models and settings."""
-        fresh = Assistant.from_config(self.config, embedder=self.embedder, reader=self.reader)
-        return Assistant(fresh.index, fresh.retriever, self.reader, self.config, self.embedder, self.calibrator)
+        """A new assistant over the index's live version, with the same models (calibrator too) and settings."""
+        embedder = self.embedder if self.embedder is not None else embedder_from_config(self.config)
+        index, retriever = opened_index(self.config, embedder)
+        return Assistant(index, retriever, self.reader, self.config, embedder, self.calibrator)
 
     def with_retrieval_mode(self, mode: str) -> "Assistant":
         """The same index and models searched with another retrieval mode."""

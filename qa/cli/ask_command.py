@@ -27,10 +27,10 @@ def differing_lines(answer) -> list[str]:
     lines = ["Sources differ:"]
     for item in differing:
         first = item.citations[0]
-        lines.append(f"  - {terminal_text(' '.join(item.text.split()))} — {terminal_text(first.title)} "
+        lines.append(f"  - {terminal_text(one_line(item.text))} — {terminal_text(first.title)} "
                      f"({terminal_text(first.date or 'undated')})")
     if differing[0] is not answer:
-        lines.append(f"The newest source says: {terminal_text(' '.join(differing[0].text.split()))}")
+        lines.append(f"The newest source says: {terminal_text(one_line(differing[0].text))}")
     return lines
 
 
@@ -43,7 +43,7 @@ def newer_preferred_lines(answer) -> list[str]:
 
     def source(item) -> str:
         first = item.citations[0]
-        return (f"{terminal_text(' '.join(item.text.split()))} ({terminal_text(first.title)}, "
+        return (f"{terminal_text(one_line(item.text))} ({terminal_text(first.title)}, "
                 f"{terminal_text(first.date or 'undated')})")
 
     return [f"{NEWER_PREFERRED_TEXT} {source(answer)} over {source(displaced)}."]
@@ -71,7 +71,7 @@ def citation_lines(citations, *, spans: bool, mark=("[[", "]]")) -> list[str]:
         passage = citation.passage
         if spans and b > a:
             passage = passage[:a] + mark[0] + passage[a:b] + mark[1] + passage[b:]
-        lines.append("    " + terminal_text(" ".join(passage.split())))
+        lines.append("    " + terminal_text(one_line(passage)))
     return lines
 
 

@@ -39,17 +39,11 @@ from qa.evaluation.scoring import (
 def versions() -> dict:
     """Versions of Python, the libraries that shape the figures (ONNX and ONNX Runtime included: they write
     and run the ONNX graphs), citeqa, and which int8 kernel ONNX Runtime runs on this CPU."""
-    from importlib import metadata
-
-    from embeddings.onnx_graph import int8_path, this_cpu
+    from embeddings.onnx_graph import int8_path, library_versions, this_cpu
 
     found = {"python": platform.python_version()}
-    for name in ("torch", "transformers", "sentence-transformers", "faiss-cpu", "bm25s", "onnx", "onnxruntime",
-                 "citeqa"):
-        try:
-            found[name.replace("-cpu", "").replace("-", "_")] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name.replace("-cpu", "").replace("-", "_")] = None
+    names = ("torch", "transformers", "sentence-transformers", "faiss-cpu", "bm25s", "onnx", "onnxruntime", "citeqa")
+    found.update((name.replace("-cpu", "").replace("-", "_"), version) for name, version in library_versions(names).items())
     found["int8_matmul"] = int8_path(*this_cpu())  # ONNX Runtime's int8 kernel here: vnni, u8u8-exact or native
     return found
 

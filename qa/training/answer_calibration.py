@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from corpus.files import write_atomically
-from qa.answering.calibrator import (CALIBRATOR_FILE, CALIBRATOR_FORMAT, CALIBRATOR_VERSION, AnswerCalibrator)
+from qa.answering.calibrator import (CALIBRATOR_FILE, CALIBRATOR_FORMAT, CALIBRATOR_VERSION, AnswerCalibrator,
+                                     model_from, sigmoid)
 from qa.answering.features import FEATURE_NAMES, candidate_features, group_spans
 from qa.answering.pipeline import MAX_CANDIDATES, PassageAnswerer, clean_question
 from qa.evaluation.datasets import QAExample
@@ -252,8 +253,7 @@ def fit_model(choice: ModelChoice, x: np.ndarray, y: np.ndarray, weight: np.ndar
 
 def raw_log_odds(model: dict, x: np.ndarray) -> np.ndarray:
     """The fitted model's log-odds through the shipped evaluator (so training measures what runs)."""
-    calibrator = AnswerCalibrator.from_dict(calibrator_data(model, 1.0, 0.0, 0.5, 0.0, {}))
-    return calibrator.model.log_odds(x)
+    return model_from(model).log_odds(x)
 
 
 def fit_platt(log_odds: np.ndarray, right: np.ndarray) -> tuple[float, float]:
@@ -269,10 +269,6 @@ def calibrator_data(model: dict, a: float, b: float, min_confidence: float, gues
     return {"format": CALIBRATOR_FORMAT, "version": CALIBRATOR_VERSION, "features": list(FEATURE_NAMES), "model": model,
             "platt": {"a": a, "b": b}, "default_min_confidence": min_confidence, "guess_floor": guess_floor,
             "recipe": recipe}
-
-
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
 
 
 def cross_validated(choice: ModelChoice, table: CandidateTable, questions: int, folds: int = 5, seed: int = 0) -> dict:
