@@ -30,10 +30,10 @@ def decode_text(data: bytes) -> str:
 
     Raises FileSkipped("binary file") for NUL bytes outside UTF-16/32, or text that is mostly control characters.
     """
-    text = _decode(data)
-    if looks_binary(text):
+    text = normalise_newlines(_decode(data))
+    if looks_binary(text):  # judged on the normalised text, as the streaming reader judges its first blocks
         raise FileSkipped("binary file")
-    return normalise_newlines(text)
+    return text
 
 
 def looks_binary(text: str) -> bool:

@@ -6,7 +6,7 @@ import sys
 import textwrap
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from corpus.decoding import decode_text
@@ -30,6 +30,7 @@ def paragraphs(n: int, seed: str = "word") -> str:
     block=st.integers(1, 50),
     newline=st.sampled_from(["\n", "\r\n", "\r"]),
 )
+@example(text="0000\x1f\x1f\n", block=1, newline="\r")  # 5 % control characters before "\r\n" became "\n", over after
 def test_parts_hold_the_whole_text_in_order(tmp_path_factory, text, block, newline):
     body = "para one ends here.\n\n" + text.replace("\n", newline) + "\n\nlast words"
     path = tmp_path_factory.mktemp("s") / "big.txt"
