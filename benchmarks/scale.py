@@ -89,7 +89,7 @@ def real_vectors(train: Path = TRAIN) -> tuple[np.ndarray, np.ndarray]:
         chosen.append(context)
     questions = [e.question for context in chosen for e in by_context[context]]
     picked = rng.choice(len(questions), size=QUERIES, replace=False)
-    embedder = Embedder(config.embedding_model, batch_size=64)
+    embedder = Embedder(config.embedding_model)
     started = time.perf_counter()
     chunk_vectors = embedder.encode([c.text for c in chunks], show_progress=True)
     seconds = time.perf_counter() - started

@@ -97,7 +97,7 @@ def run_index(args) -> None:
                       "pipeline_seconds": round(outcome.seconds, 1), "ray_start_seconds": round(outcome.ray_start_seconds, 1),
                       "total_seconds": round(total, 1), "chunks_per_second": round(outcome.chunks_per_second, 1),
                       "chunks_per_second_with_start": round(outcome.chunks / total, 1)}
-        result["paragraphs"] = len(documents)
+        result.update(paragraphs=len(documents), embedder=embedder.name, embedding_backend=embedder.backend)
         from corpus.chunking import chunk_document  # outside the clock: the capacity plan scales by passage length
 
         words = [len(c.text.split()) for d in documents for c in chunk_document(d, max_words=120, overlap_sentences=1)]
@@ -324,6 +324,22 @@ PLAN_BEGIN, PLAN_END = "<!-- scale_out.py plan: begin -->", "<!-- scale_out.py p
 DOC = Path(__file__).resolve().parent.parent / "docs" / "scale.md"
 
 
+def million_chunks_markdown(plain: dict, ray1: dict, efficiency: float) -> str:
+    """Hours to index 1M chunks of the measured set's length: the plain path on this machine's cores, and Ray with
+    one worker per core, each added core adding one worker's measured rate at the measured parallel efficiency."""
+    hours = lambda rate: 1_000_000 / rate / 3600  # noqa: E731
+    lines = [f"**1M chunks** ({plain['mean_words_per_chunk']} words each on average, as measured): plain `citeqa index` "
+             f"on {plain['machine']['cpus']} cores at {plain['chunks_per_second']:.1f} chunks/s takes "
+             f"**{hours(plain['chunks_per_second']):.1f} h**. With `--ray --workers W` (one worker per core, "
+             f"{ray1['chunks_per_second']:.1f} chunks/s each, efficiency {efficiency:.2f}), each added core adds "
+             f"{ray1['chunks_per_second'] * efficiency:.1f} chunks/s:", "",
+             "| cores (Ray workers) | chunks/s | hours for 1M chunks |", "|---|---|---|"]
+    for workers in (1, 2, 4, 8, 16, 32, 64):
+        rate = ray1["chunks_per_second"] * (1 if workers == 1 else workers * efficiency)
+        lines.append(f"| {workers} | {rate:,.1f} | {hours(rate):.2f} |")
+    return "\n".join(lines) + "\n"
+
+
 def plan_markdown() -> str:
     """The measured figures and the 21M-passage capacity plan of docs/scale.md, computed from the JSON reports."""
     import math
@@ -343,10 +359,12 @@ def plan_markdown() -> str:
         f"each run alone (the reader training paused). Commands: `python benchmarks/scale_out.py index|search|answers`; "
         f"this section is written by `python benchmarks/scale_out.py plan --write` from `benchmarks/results/scale-*.json`.")
     add("")
-    add(f"**Indexing throughput**, the {plain['paragraphs']:,} SQuAD v1.1 train paragraphs (120-word chunks, "
-        f"{plain['chunks']:,} chunks, mean {plain['mean_words_per_chunk']} words), embedding model loaded before the clock starts:")
+    add(f"**Indexing throughput**, {plain['paragraphs']:,} SQuAD v1.1 train paragraphs (120-word chunks, "
+        f"{plain['chunks']:,} chunks, mean {plain['mean_words_per_chunk']} words), embedded by "
+        f"{plain.get('embedder', 'sentence-transformers/all-MiniLM-L6-v2')} ({plain.get('embedding_backend', 'torch')}), "
+        f"embedding model loaded before the clock starts:")
     add("")
-    add("| path | workers × torch threads | seconds | chunks/s | vs plain |")
+    add("| path | workers × threads | seconds | chunks/s | vs plain |")
     add("|---|---|---|---|---|")
     add(f"| plain `citeqa index` | 1 × {plain['threads']} | {plain['seconds']:,.0f} | {plain['chunks_per_second']:.1f} | 1.00 |")
     for r in (ray1, ray2):
@@ -355,9 +373,10 @@ def plan_markdown() -> str:
     add("")
     scaling = ray2["chunks_per_second"] / (2 * ray1["chunks_per_second"])
     add(f"Two Ray workers give {ray2['chunks_per_second'] / ray1['chunks_per_second']:.2f}× one worker "
-        f"(parallel efficiency {scaling:.0%}) on 2 cores; on one machine the plain path, which gives torch both cores, "
-        f"is the one to use; Ray pays off when workers are on many machines.")
+        f"(parallel efficiency {scaling:.0%}) on 2 cores; on one machine the plain path, which gives the embedder both "
+        f"cores, is the one to use; Ray pays off when workers are on many machines.")
     add("")
+    add(million_chunks_markdown(plain, ray1, min(scaling, 1.0)))
     add(f"**Search on the same {search['chunks']:,}-chunk set** (30-word chunks of SQuAD train, {search['questions']} train "
         f"questions, one query at a time; *answer recall@10*: a top-10 chunk holds a gold answer; "
         f"pymilvus {search['versions']['pymilvus']}, milvus-lite {search['versions']['milvus_lite']}, faiss {search['versions']['faiss']}):")

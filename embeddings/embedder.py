@@ -15,7 +15,16 @@ EMBEDDING_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 # backend -> the variant of the vectors it gives: torch and onnx give the same (fp32) vectors, onnx-int8 others
 BACKEND_VARIANTS = {"torch": "fp32", "onnx": "fp32", "onnx-int8": "int8"}
 EMBEDDING_VARIANTS = ("fp32", "int8")
+VARIANT_BACKENDS = {"fp32": "onnx", "int8": "onnx-int8"}  # variant -> the ONNX backend that gives it
 ONNX_BACKENDS = ("onnx", "onnx-int8")
+# what `auto` picks on a CPU for a new index: int8 embeds 1.8x faster at recall@5 within 0.3 points of fp32
+# (benchmarks/README.md#indexing-speed-and-peak-memory); an existing index keeps the variant it was built with
+AUTO_CPU_BACKEND = "onnx-int8"
+# texts per model run, measured on 2 cores (benchmarks/README.md#indexing-speed-and-peak-memory): small ONNX
+# batches beat big ones there; int8 runs one text at a time, since its activations are quantised with one scale
+# per run, which would make a text's vector depend on the texts beside it (an incremental index would then
+# differ from a fresh build, and a query from its indexed copy)
+DEFAULT_BATCH_SIZES = {"torch": 64, "onnx": 4, "onnx-int8": 1}
 
 
 def embedding_model_name(model_path: str | Path) -> str:
@@ -57,12 +66,13 @@ class Embedder:
     """Loads the model once, on first use; safe to share between threads.
 
     Backends: `torch` (sentence-transformers, the reference), `onnx` (the same vectors through a fused ONNX
-    graph, ~5x faster for a one-line query), `auto` (onnx on CPU where the model's layout allows it),
-    `onnx-int8` (that graph with int8 weights: vectors close to fp32's but not equal, so another `variant`:
-    `name` then says so, and an index built with one variant refuses the other).
+    graph, ~5x faster for a one-line query), `onnx-int8` (that graph with int8 weights: vectors close to
+    fp32's but not equal, so another `variant`: `name` then says so, and an index built with one variant
+    refuses the other), `auto` (onnx-int8 on CPU where the model's layout allows it, else torch; for an
+    existing index, `following` gives the variant it was built with).
     """
 
-    def __init__(self, model_path: str | Path | None = None, *, batch_size: int = 64, device: str = "cpu",
+    def __init__(self, model_path: str | Path | None = None, *, batch_size: int | None = None, device: str = "cpu",
                  backend: str = "auto"):
         if backend not in EMBEDDING_BACKENDS:
             raise ValueError(f"unknown embedding backend {backend!r}: choose one of {', '.join(EMBEDDING_BACKENDS)}")
@@ -70,14 +80,18 @@ class Embedder:
         if not self.model_path.is_dir():
             raise FileNotFoundError(f"embedding model folder not found: {self.model_path}")
         self.model_name = embedding_model_name(self.model_path)
-        self.batch_size = batch_size
         self.device = device
+        self.requested_backend = backend
         self._layout = None
         self.backend = self._resolve_backend(backend)
+        if self.backend == "onnx-int8":
+            batch_size = 1  # see DEFAULT_BATCH_SIZES: anything else ties a vector to its batch
+        self.batch_size = DEFAULT_BATCH_SIZES[self.backend] if batch_size is None else batch_size
         self.variant = BACKEND_VARIANTS[self.backend]
         self.name = variant_name(self.model_name, self.variant)
         self._model = None
         self._onnx = None
+        self._variants: dict[str, Embedder] = {}
         self._lock = threading.Lock()
 
     def _resolve_backend(self, backend: str) -> str:
@@ -92,7 +106,24 @@ class Embedder:
                                  "Transformer → Pooling (mean or CLS) → Normalize model; use backend torch")
             return "torch"
         self._layout = layout
-        return "onnx-int8" if backend == "onnx-int8" else "onnx"
+        return AUTO_CPU_BACKEND if backend == "auto" else backend
+
+    def following(self, built_with: str) -> "Embedder":
+        """The embedder whose vectors compare with an index built by `built_with` (an embedder `name`): this
+        one, or for `auto` the same model's variant the index records (made once and kept), so `auto` never
+        refuses an index of its own model. An explicit backend or another model gives this one back, and the
+        index's check then names the mismatch."""
+        model, variant = split_variant(built_with)
+        if variant == self.variant or model != self.model_name or self.requested_backend != "auto":
+            return self
+        with self._lock:
+            if variant not in self._variants:
+                try:
+                    self._variants[variant] = Embedder(self.model_path, device=self.device,
+                                                       backend=VARIANT_BACKENDS[variant])
+                except ValueError:  # no ONNX for this model: it cannot give that variant
+                    self._variants[variant] = self
+            return self._variants[variant]
 
     @property
     def model(self):

@@ -446,14 +446,17 @@ class DocumentIndex:
                 raise IndexCorruptError(f"cannot load index {root / str(named)}: {err}; {_rebuild_hint(root)}") from err
         index = cls(root, generation, manifest, vectors, bm25, db)
         if embedder is not None:
-            index.check_embedder(embedder)
+            index.embedder_for(embedder)
         return index
 
-    def check_embedder(self, embedder: Embedder) -> None:
-        """Refuse an embedder of another model or variant than the index's (their vectors do not compare)."""
+    def embedder_for(self, embedder: Embedder) -> Embedder:
+        """The embedder to search this index with: `embedder` following the variant the index was built with
+        (`Embedder.following`); another model or an explicit other variant is refused (vectors would not compare)."""
         built_with = self.manifest["embedding_model"]["name"]
+        embedder = embedder.following(built_with)
         if built_with != embedder.name:
             raise IndexMismatchError(mismatch_message(self.root, built_with, embedder.name, "rebuild the index"))
+        return embedder
 
     @property
     def chunking(self) -> ChunkingSettings:
@@ -783,7 +786,7 @@ def sync_index(
     with write_lock(root, wait_seconds=wait_seconds):
         _remove_stale_tmp(root)
         live_name = _checked_live_name(root)
-        live, chunking, index_type = _starting_point(root, live_name, embedder, chunking, index_type, rebuild)
+        live, chunking, index_type, embedder = _starting_point(root, live_name, embedder, chunking, index_type, rebuild)
         keep = _generation_to_keep(root, live_name, verified=live is not None)
         job = _GenerationJob(live, root / (_next_generation_name(root) + ".tmp"), embedder, chunking,
                              _index_type_chooser(index_type, flat_max, hnsw_max), progress, on_progress)
@@ -936,23 +939,25 @@ class _WrittenGeneration:
 
 
 def _starting_point(root: Path, live_name: str | None, embedder: Embedder, chunking: ChunkingSettings | None,
-                    index_type: str, rebuild: bool) -> tuple[Path | None, ChunkingSettings, str]:
-    """The live generation to start from, verified (None: start empty), and the chunking and index type to write with."""
+                    index_type: str, rebuild: bool) -> tuple[Path | None, ChunkingSettings, str, Embedder]:
+    """The live generation to start from, verified (None: start empty), and the chunking, index type and
+    embedder (the variant the live one was built with) to write with."""
     if live_name is None or rebuild:
-        return None, ChunkingSettings() if chunking is None else chunking, index_type
+        return None, ChunkingSettings() if chunking is None else chunking, index_type, embedder
     live = root / live_name
     manifest = read_manifest(live, root)
     verify_checksums(live, manifest, root)
-    if manifest["embedding_model"]["name"] != embedder.name:
-        raise IndexMismatchError(mismatch_message(root, manifest["embedding_model"]["name"], embedder.name,
-                                                  "pass --rebuild"))
+    built_with = manifest["embedding_model"]["name"]
+    embedder = embedder.following(built_with)
+    if built_with != embedder.name:
+        raise IndexMismatchError(mismatch_message(root, built_with, embedder.name, "pass --rebuild"))
     chunking = ChunkingSettings(**manifest["chunking"])
     live_type = _index_type(manifest, root)
     if index_type not in ("auto", live_type):
         raise IndexMismatchError(
             f"index {root} uses the {live_type} vector index; pass --rebuild to rebuild it as {index_type}"
         )
-    return live, chunking, live_type
+    return live, chunking, live_type, embedder
 
 
 def _index_type_chooser(index_type: str, flat_max: int, hnsw_max: int) -> Callable[[int], str]:

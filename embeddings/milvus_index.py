@@ -168,14 +168,17 @@ class MilvusIndex:
             )
         index = cls(client, uri, name, manifest)
         if embedder is not None:
-            index.check_embedder(embedder)
+            index.embedder_for(embedder)
         return index
 
-    def check_embedder(self, embedder: Embedder) -> None:
-        """Refuse an embedder of another model or variant than the index's (their vectors do not compare)."""
+    def embedder_for(self, embedder: Embedder) -> Embedder:
+        """The embedder to search this index with: `embedder` following the variant the index was built with
+        (`Embedder.following`); another model or an explicit other variant is refused (vectors would not compare)."""
         built_with = self.manifest["embedding_model"]["name"]
+        embedder = embedder.following(built_with)
         if built_with != embedder.name:
             raise IndexMismatchError(mismatch_message(self.location, built_with, embedder.name, "rebuild the index"))
+        return embedder
 
     @property
     def chunking(self) -> ChunkingSettings:
@@ -376,6 +379,13 @@ def _fits(value: str, what: str) -> str:
     return value
 
 
+def writing_embedder(client, name: str, embedder: Embedder, rebuild: bool) -> Embedder:
+    """The embedder to add to the index `name` with: following the variant an existing index was built with
+    (`Embedder.following`; the writer refuses any other), `embedder` itself for a new one or a rebuild."""
+    manifest = None if rebuild else read_manifest(client, Collections(check_name(name)))
+    return embedder if manifest is None else embedder.following(manifest["embedding_model"]["name"])
+
+
 class MilvusIndexWriter:
     """Writes documents with their chunks and vectors into a Milvus index (one writer at a time)."""
 
@@ -548,6 +558,7 @@ def sync_milvus_index(
     started = time.monotonic()
     uri = check_uri(uri)
     client = connect(uri) if client is None else client
+    embedder = writing_embedder(client, name, embedder, rebuild)
     writer = MilvusIndexWriter(client, uri, name, embedder.name, embedder.dimension, chunking=chunking,
                                rebuild=rebuild, index_type=index_type)
     old = writer.origin_rows()

@@ -27,6 +27,11 @@ def torch_embedder(embedder):
     return Embedder(embedder.model_path, backend="torch")
 
 
+@pytest.fixture(scope="module")
+def fp32_embedder(embedder):
+    return Embedder(embedder.model_path, backend="onnx")
+
+
 def _copy_with_pooling(source, target, **pooling_modes):
     shutil.copytree(source, target)
     config_path = target / "1_Pooling" / "config.json"
@@ -36,16 +41,19 @@ def _copy_with_pooling(source, target, **pooling_modes):
     return target
 
 
-def test_the_default_model_runs_on_onnx_with_its_layout(embedder):
-    assert embedder.backend == "onnx"
+def test_the_default_model_runs_on_onnx_int8_with_its_layout_one_text_per_run(embedder):
+    assert (embedder.requested_backend, embedder.backend, embedder.variant) == ("auto", "onnx-int8", "int8")
+    assert embedder.batch_size == 1 and Embedder(embedder.model_path, backend="onnx-int8", batch_size=64).batch_size == 1
+    assert Embedder(embedder.model_path, backend="onnx").batch_size == 4
     assert sentence_layout(embedder.model_path) == SentenceLayout("mean", 256, False)
     assert embedder.max_tokens == 256 and embedder.dimension == 384
 
 
-def test_onnx_vectors_equal_sentence_transformers_vectors_in_order(embedder, torch_embedder):
-    small_batches = Embedder(embedder.model_path, backend="onnx", batch_size=2)  # several batches, mixed lengths
+def test_onnx_vectors_equal_sentence_transformers_vectors_in_order(fp32_embedder, torch_embedder):
+    small_batches = Embedder(fp32_embedder.model_path, backend="onnx", batch_size=2)  # several batches, mixed lengths
+    big_batches = Embedder(fp32_embedder.model_path, backend="onnx", batch_size=64)
     reference = torch_embedder.encode(TEXTS)
-    for vectors in (embedder.encode(TEXTS), small_batches.encode(TEXTS)):
+    for vectors in (fp32_embedder.encode(TEXTS), small_batches.encode(TEXTS), big_batches.encode(TEXTS)):
         assert vectors.shape == reference.shape and vectors.dtype == np.float32
         assert np.abs(vectors - reference).max() < 1e-5
         np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -114,7 +122,8 @@ def int8_embedder(embedder):
     return Embedder(embedder.model_path, backend="onnx-int8")
 
 
-def test_int8_vectors_are_close_to_fp32_but_another_variant(embedder, int8_embedder):
+def test_int8_vectors_are_close_to_fp32_but_another_variant(fp32_embedder, int8_embedder):
+    embedder = fp32_embedder
     fp32, int8 = embedder.encode(TEXTS), int8_embedder.encode(TEXTS)
     assert int8.shape == fp32.shape and int8.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(int8, axis=1), 1.0, atol=1e-5)
@@ -146,3 +155,11 @@ def test_int8_backend_is_refused_where_onnx_cannot_run(embedder, tmp_path):
                                 pooling_mode_mean_tokens=False, pooling_mode_max_tokens=True)
     with pytest.raises(ValueError, match=f"ONNX backend cannot run {folder}"):
         Embedder(folder, backend="onnx-int8")
+
+
+def test_an_int8_vector_is_the_texts_own_whatever_is_embedded_beside_it(int8_embedder):
+    """One quantisation scale per model run: batching texts would make each vector depend on its neighbours."""
+    together = int8_embedder.encode(TEXTS)
+    alone = np.stack([int8_embedder.encode([text])[0] for text in TEXTS])
+    reordered = int8_embedder.encode(TEXTS[::-1])[::-1]
+    assert np.array_equal(together, alone) and np.array_equal(together, reordered)

@@ -191,7 +191,7 @@ def test_in_background_returns_the_result_or_raises_the_error():
 
 
 def test_an_upload_s_embedding_memory_is_handed_back(embedder):
-    if embedder.backend != "onnx":
+    if not embedder.backend.startswith("onnx"):
         pytest.skip("the ONNX embedder holds its batches' buffers; torch frees them itself")
     texts = ["The harbour master counted ships in the bay."] * 3
     before = embedder.encode(texts)

@@ -127,19 +127,25 @@ def test_another_embedding_model_is_refused(built, embedder):
     class Other:
         name = "someone/else"
 
+        def following(self, built_with):
+            return self
+
     with pytest.raises(IndexMismatchError, match="someone/else"):
-        index.check_embedder(Other())
+        index.embedder_for(Other())
 
 
 def test_another_embedder_variant_is_refused(built, embedder):
     _, index = built
-    assert index.description()["embedding_model"]["variant"] == "fp32"
+    assert index.description()["embedding_model"]["variant"] == embedder.variant == "int8"
 
-    class Int8:
-        name = f"{embedder.name} (int8)"
+    class Fp32:
+        name = embedder.model_name
 
-    with pytest.raises(IndexMismatchError, match=r"all-MiniLM-L6-v2', but .*\(int8\)' was given.*torch or onnx"):
-        index.check_embedder(Int8())
+        def following(self, built_with):
+            return self  # an explicit backend: not followed
+
+    with pytest.raises(IndexMismatchError, match=r"all-MiniLM-L6-v2 \(int8\)', but .*L6-v2' was given.*onnx-int8"):
+        index.embedder_for(Fp32())
 
 
 @MILVUS

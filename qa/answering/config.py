@@ -37,7 +37,9 @@ class Config:
     """Settings of an `Assistant`. None means "the packaged default" for models and the index."""
 
     embedding_model: str | None = None
-    embedding_backend: str = "auto"  # torch (sentence-transformers), onnx (same vectors, faster), onnx-int8 (another variant); auto: onnx on CPU
+    # torch (sentence-transformers), onnx (same vectors, faster), onnx-int8 (another variant, faster still);
+    # auto: an existing index's own variant, onnx-int8 for a new one
+    embedding_backend: str = "auto"
     reader_model: str | None = None
     index_dir: str | None = None
     k: int = 5

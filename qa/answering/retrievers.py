@@ -63,9 +63,8 @@ class DenseRetriever:
     """Cosine similarity of the question's embedding to every chunk's (exact FAISS inner product)."""
 
     def __init__(self, index: PassageIndex, embedder: Embedder):
-        index.check_embedder(embedder)
         self.index = index
-        self.embedder = embedder
+        self.embedder = index.embedder_for(embedder)
 
     def ranked_ids(self, question: str, k: int) -> list[tuple[int, float]]:
         hits = self.index.search_vectors(self.embedder.encode([question]), k)
@@ -111,9 +110,8 @@ class EngineHybridRetriever:
     """The same fusion run inside the store's engine (Milvus `hybrid_search` with its RRF ranker): one round trip."""
 
     def __init__(self, index: HybridSearch, embedder: Embedder, *, rrf_k: int = 60, pool: int = 100):
-        index.check_embedder(embedder)
         self.index = index
-        self.embedder = embedder
+        self.embedder = index.embedder_for(embedder)
         self.rrf_k = rrf_k
         self.pool = pool
 

@@ -48,8 +48,9 @@ def add_index_flags(p: argparse.ArgumentParser) -> None:
                    help="index folder (default: the bundled articles' index in ~/.cache/citeqa); with --store milvus, its name")
     p.add_argument("--embedding-model", default=None, metavar="DIR", help="sentence-transformers model folder (default: packaged all-MiniLM-L6-v2)")
     p.add_argument("--embedding-backend", choices=EMBEDDING_BACKENDS, default=None,
-                   help="how the embedder runs: torch (sentence-transformers) or onnx (same vectors, faster); default auto = onnx "
-                        "where the model allows; onnx-int8: int8 weights, other vectors (an index keeps the variant it was built with)")
+                   help="how the embedder runs: torch (sentence-transformers), onnx (the same vectors, faster) or onnx-int8 (int8 "
+                        "weights: other vectors, faster still); default auto: an existing index's own variant, onnx-int8 for a new "
+                        "index where the model allows (an index keeps the variant it was built with)")
     p.add_argument("--store", choices=STORES, default=None,
                    help="where the index lives: faiss (a folder, the default) or milvus (then --index names its collections)")
     p.add_argument("--store-uri", default=None, metavar="URI",

@@ -155,6 +155,10 @@ class LookupEmbedder:
         self.dimension = dimension
         self._vectors = vectors
 
+    def following(self, built_with: str) -> "LookupEmbedder":
+        """Itself: the workers already embedded with the variant the index keeps (`FaissSink`)."""
+        return self
+
     def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -173,7 +177,9 @@ class FaissSink:
         self.index_dir, self.embedder, self.rebuild, self.wait_seconds = index_dir, embedder, rebuild, wait_seconds
         self.chunking = chunking
         if (index_dir / CURRENT).exists() and not rebuild:
-            self.chunking = ChunkingSettings(**read_manifest(current_generation(index_dir), index_dir)["chunking"])
+            manifest = read_manifest(current_generation(index_dir), index_dir)
+            self.chunking = ChunkingSettings(**manifest["chunking"])
+            self.embedder = embedder.following(manifest["embedding_model"]["name"])  # the index keeps its variant
         self.documents: list[Document] = []
         self.vectors: dict[str, np.ndarray] = {}
         self.duplicates: list[tuple[str, str]] = []
@@ -200,10 +206,12 @@ class MilvusSink:
     """Writes each batch of embedded documents into a Milvus index as it arrives."""
 
     def __init__(self, uri: str, name: str, embedder: Embedder, *, chunking: ChunkingSettings, rebuild: bool):
-        from embeddings.milvus_index import MilvusIndexWriter
+        from embeddings.milvus_index import MilvusIndexWriter, writing_embedder
         from embeddings.milvus_store import connect
 
-        self.writer = MilvusIndexWriter(connect(uri), uri, name, embedder.name, embedder.dimension,
+        client = connect(uri)
+        self.embedder = writing_embedder(client, name, embedder, rebuild)  # the index keeps its variant
+        self.writer = MilvusIndexWriter(client, uri, name, self.embedder.name, self.embedder.dimension,
                                         chunking=chunking, rebuild=rebuild)
         self.chunking = self.writer.chunking
         self.duplicates: list[tuple[str, str]] = []
@@ -260,8 +268,9 @@ def index_with_ray(target: IndexTarget, paths: Sequence[str], *, embedder: Embed
             workers = max(1, int(ray.cluster_resources().get("CPU", 2)) - 1)
         ray.data.DataContext.get_current().enable_progress_bars = progress
         began = time.monotonic()
-        dataset = _embedded_dataset(ray, files, sink.chunking, embedder, workers, threads_per_worker, documents_per_batch)
-        failed, duplicates = _write_batches(dataset, sink, embedder.dimension, documents_per_batch, progress)
+        dataset = _embedded_dataset(ray, files, sink.chunking, sink.embedder, workers, threads_per_worker,
+                                    documents_per_batch)
+        failed, duplicates = _write_batches(dataset, sink, sink.embedder.dimension, documents_per_batch, progress)
         sink.finish()
         seconds = time.monotonic() - began
     finally:
