@@ -109,21 +109,23 @@ def open_table(results: Path) -> list[str]:
 
 
 def index_table(results: Path) -> list[str]:
-    lines = ["| paragraphs of | paragraphs | chunks | seconds | chunks/s | peak RSS MB | index MB |",
-             "|---|---|---|---|---|---|---|"]
-    report = _load(results / "index-speed.json")
-    runs = {Path(run["file"]).name: run for run in (report or {}).get("runs", [])}
+    """One row per file and embedder, from every `index-speed*.json` report (`benchmarks/index_speed.py --out`)."""
+    lines = ["| paragraphs of | embedder | paragraphs | chunks | seconds | chunks/s | peak RSS MB | index MB |",
+             "|---|---|---|---|---|---|---|---|"]
+    reports = [_load(path) for path in sorted(results.glob("index-speed*.json"))]
+    reports = [r for r in reports if r]
     for label, name in (("SQuAD v1.1 dev", "dev-v1.1.json"), ("SQuAD v1.1 train", "train-v1.1.json")):
-        run = runs.get(name)
-        if run is None:
-            lines.append(f"| {label} | {TODO} | | | | | |")
-            continue
-        lines.append(f"| {label} | {run['documents']:,} | {run['chunks']:,} | {_f(run['seconds'])} | {_f(run['chunks_per_s'], 0)} | "
-                     f"{_f(run['peak_rss_mb'], 0)} | {_f(run['index_mb'], 1)} |")
-    if report:
+        runs = [run for report in reports for run in report.get("runs", []) if Path(run["file"]).name == name]
+        if not runs:
+            lines.append(f"| {label} | {TODO} | | | | | | |")
+        for run in sorted(runs, key=lambda r: r["chunks_per_s"]):
+            lines.append(f"| {label} | {run.get('embedding_backend', 'torch')} | {run['documents']:,} | {run['chunks']:,} | "
+                         f"{_f(run['seconds'])} | {_f(run['chunks_per_s'], 0)} | {_f(run['peak_rss_mb'], 0)} | "
+                         f"{_f(run['index_mb'], 1)} |")
+    for report in reports:
         machine = report.get("machine", {})
         lines += ["", f"- machine: {machine.get('processor')}, {machine.get('cpus')} CPUs ({machine.get('platform')}); "
-                      f"date {report.get('date', '')[:10]}", f"- `{report.get('command')}`"]
+                      f"date {report.get('date', '')[:10]}; `{report.get('command')}`"]
     return lines
 
 

@@ -2,12 +2,12 @@
 eval` does for open SQuAD (default chunking: 120 words, 1 sentence overlap; the packaged MiniLM).
 
 Each file is indexed in a fresh child process into a temporary folder, so the peak resident memory
-(ru_maxrss) is that run's alone, models included.
+(VmHWM, in MB of 10^6 bytes) is that run's alone, models included.
 
     python benchmarks/index_speed.py ../shared/qa-data/squad-v1.1/dev-v1.1.json ../shared/qa-data/squad-v1.1/train-v1.1.json \
         --out benchmarks/results/index-speed.json
 
-`--embedding-backend onnx-int8` times the int8 embedding graph instead of the default (auto: fp32 ONNX).
+`--embedding-backend onnx` times the fp32 embedding graph instead of the default (auto: int8 ONNX for a new index).
 Measure on an otherwise idle machine.
 """
 
@@ -57,15 +57,15 @@ def measure(path: Path, embedding_backend: str = "auto") -> dict:
         index.close()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    import torch
+    from embeddings.onnx_graph import torch_thread_count  # importing torch here would add to the peak
 
     return {
         "file": str(path), "paragraphs": paragraphs, "documents": len(documents), "chunks": chunks,
         "chunks_embedded": update.chunks_embedded, "seconds": seconds, "chunks_per_s": chunks / seconds,
         "paragraphs_per_s": len(documents) / seconds, "model_load_seconds": loaded - started,
-        "peak_rss_mb": peak_rss_kib() / 1024.0,
+        "peak_rss_mb": peak_rss_kib() * 1024 / 1e6, "batch_size": embedder.batch_size,
         "index_mb": size / 1e6, "embedding_model": embedder.name,
-        "embedding_backend": embedder.backend, "torch_threads": torch.get_num_threads(),
+        "embedding_backend": embedder.backend, "threads": torch_thread_count(),
     }
 
 
@@ -74,7 +74,7 @@ def main() -> int:
     parser.add_argument("files", nargs="+", type=Path, help="SQuAD JSON files")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     parser.add_argument("--embedding-backend", choices=EMBEDDING_BACKENDS, default="auto",
-                        help="the embedder to time (default auto: the fp32 ONNX graph; onnx-int8: its int8 variant)")
+                        help="the embedder to time (default auto: int8 ONNX for a new index; onnx: the fp32 graph)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -6,7 +6,8 @@ citeqa ÷ peer ratios. Run it with the project's venv; the peers run in their ow
     python benchmarks/peers/run.py --prepare-only                    # once: every system's index (untimed)
     /work/quiet.sh python benchmarks/peers/run.py --limit 1000       # the timed run, all systems
     /work/quiet.sh python benchmarks/peers/run.py --limit 1000 --systems haystack   # one system, merged in
-    python benchmarks/peers/run.py --table-only                      # the markdown table again
+    python benchmarks/peers/run.py --indexing                        # timed indexing of the chunks, every system
+    python benchmarks/peers/run.py --table-only                      # the markdown tables again
 
 Steps: (1) build or reuse citeqa's eval index of the SQuAD file's paragraphs (as `citeqa eval` does:
 each paragraph one document, 120-word chunks) and dump its chunks (id, doc_id, chunk_id, title, text) to
@@ -15,6 +16,11 @@ $CITEQA_CACHE/bench/ (default ~/.cache/citeqa/bench/); (2) take the first --limi
 then answer the questions one at a time with the models loaded (runner scripts run_<system>.py, results
 in the bench folder); (4) score everything here with citeqa's official-SQuAD metrics and write
 --out (JSON) and the markdown table next to it (.md). Systems run back to back, never at the same time.
+
+--indexing times indexing instead of answering: each system indexes the same chunks with the same embedding
+model in its own fresh process, into a fresh temporary folder deleted afterwards (citeqa twice: fp32 and int8
+ONNX embedder); seconds without the model loading, chunks/s, and the process's peak RSS, models included.
+The figures go under "indexing" in --out, beside the answering runs, and in a second table in the .md.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 import common  # noqa: E402
+from run_citeqa import INDEXING_BACKENDS  # noqa: E402
 from benchmarks.machine import machine_info  # noqa: E402
 from embeddings.index import sha256_file  # noqa: E402
 
@@ -108,8 +115,8 @@ def export_inputs(squad: Path, embedding_model: Path, limit: int, work: Path) ->
     return index_dir, chunks_path, questions_path, examples
 
 
-def runner_command(system: str, args, *, chunks: Path, questions: Path, index_dir: Path, reader: dict,
-                   out: Path | None, prepare: bool) -> list[str]:
+def runner_command(system: str, args, *, chunks: Path, questions: Path, index_dir: Path, reader: dict) -> list[str]:
+    """A runner's command line, without its mode (--prepare, --out O or --time-indexing --out O)."""
     command = [str(python_of(system)), str(HERE / f"run_{system}.py"), "--chunks", str(chunks),
                "--questions", str(questions), "--embedding-model", str(args.embedding_model),
                "--reader", str(args.reader), "--index-dir", str(index_dir), "--k", str(args.k),
@@ -118,11 +125,7 @@ def runner_command(system: str, args, *, chunks: Path, questions: Path, index_di
     if system == "txtai":
         command += ["--fusion", args.txtai_fusion]
     if system == "citeqa":
-        command += ["--reader-backend", args.citeqa_reader_backend]
-    if prepare:
-        command.append("--prepare")
-    else:
-        command += ["--out", str(out)]
+        command += ["--reader-backend", args.citeqa_reader_backend, "--squad", str(args.squad)]
     return command
 
 
@@ -239,7 +242,38 @@ def training_paused() -> bool | None:
     return all(s == "T" for s in states)
 
 
-# --- The table -------------------------------------------------------------------------------------
+# --- Indexing --------------------------------------------------------------------------------------
+
+
+def indexing_runs(systems) -> list[tuple[str, str, str | None]]:
+    """(name, system, citeqa's embedding backend or None): citeqa once per embedder variant, each peer once."""
+    return [(f"{s} {b}" if b else s, s, b) for s in systems for b in (INDEXING_BACKENDS if s == "citeqa" else (None,))]
+
+
+def indexing_ratios(runs: dict) -> dict:
+    """Each citeqa variant ÷ each peer: chunks/s (above 1: citeqa indexes faster) and peak RSS."""
+    found = {}
+    for peer, p in runs.items():
+        if p["system"] == "citeqa":
+            continue
+        found[peer] = {name: {"chunks_per_s": c["chunks_per_s"] / p["chunks_per_s"],
+                              "peak_rss": c["peak_rss_mb"] / p["peak_rss_mb"]}
+                       for name, c in runs.items() if c["system"] == "citeqa"}
+    return found
+
+
+def previous_indexing(report: dict, chunks_name: str, embedding_model: str) -> dict:
+    """The indexing runs already in a report, if made of the same chunks with the same embedding model."""
+    section = report.get("indexing") or {}
+    if section.get("chunks") == chunks_name and section.get("embedding_model") == embedding_model:
+        return section.get("runs", {})
+    if section:
+        print("note: the indexing runs in the report were made of other chunks or another model; they are dropped",
+              file=sys.stderr)
+    return {}
+
+
+# --- The tables ------------------------------------------------------------------------------------
 
 
 def fmt(value, digits=1) -> str:
@@ -247,6 +281,31 @@ def fmt(value, digits=1) -> str:
 
 
 def table(report: dict) -> str:
+    """The markdown of a report: the answering table, then the indexing table (each when measured)."""
+    parts = [answering_table(report)] if report.get("systems") else []
+    if report.get("indexing"):
+        parts.append(indexing_table(report["indexing"]))
+    return "\n".join(parts)
+
+
+def indexing_table(section: dict) -> str:
+    runs = section["runs"]
+    citeqa = [name for name, r in runs.items() if r["system"] == "citeqa"]
+    caption = (f"Indexing the {section['chunk_count']:,} chunks, each system in a fresh process (seconds without "
+               "loading the models; peak RSS of the whole process, models included):")
+    lines = [caption, "",
+             "| system | variant | chunks | seconds | chunks/s | peak RSS MB | "
+             + "".join(f"chunks/s {name} ÷ system | " for name in citeqa),
+             "|---|---|---|---|---|---|" + "---|" * len(citeqa)]
+    for name, r in runs.items():
+        ratio = section.get("ratios", {}).get(name, {})
+        lines.append(f"| {r['system']} | {r['variant']} | {r['chunks']:,} | {fmt(r['seconds'])} | "
+                     f"{fmt(r['chunks_per_s'])} | {fmt(r['peak_rss_mb'], 0)} | "
+                     + "".join(f"{ratio[c]['chunks_per_s']:.2f}× | " if c in ratio else "— | " for c in citeqa))
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def answering_table(report: dict) -> str:
     systems = report["systems"]
     rat = report.get("ratios", {})
     lines = [
@@ -296,18 +355,22 @@ def main() -> int:
                         "(default $CITEQA_CACHE/bench or ~/.cache/citeqa/bench)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the scored report (JSON); the table goes to .md")
     parser.add_argument("--prepare-only", action="store_true", help="export inputs and build every index, time nothing")
+    parser.add_argument("--indexing", action="store_true", help="time indexing the chunks (each system in a fresh "
+                        "process; citeqa with its fp32 and int8 embedders) instead of answering")
     parser.add_argument("--score-only", action="store_true", help="rescore the raw results already in the bench folder")
-    parser.add_argument("--table-only", action="store_true", help="print the table of --out and rewrite the .md")
-    parser.add_argument("--fresh", action="store_true", help="drop the systems already in --out instead of merging")
+    parser.add_argument("--table-only", action="store_true", help="print the tables of --out and rewrite the .md")
+    parser.add_argument("--fresh", action="store_true", help="drop the results of this kind (answering or indexing) "
+                        "already in --out instead of merging")
     args = parser.parse_args()
     os.environ.update(common.ENVIRONMENT)
 
-    md_path = args.out.with_suffix(".md")
     if args.table_only:
         report = json.loads(args.out.read_text(encoding="utf-8"))
-        md_path.write_text(table(report), encoding="utf-8")
+        args.out.with_suffix(".md").write_text(table(report), encoding="utf-8")
         print(table(report))
         return 0
+    if args.indexing and args.score_only:
+        parser.error("--indexing has nothing to rescore: leave out --score-only")
 
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = [s for s in systems if s not in SYSTEMS]
@@ -338,12 +401,15 @@ def main() -> int:
     env = child_environment(args.threads)
     command_line = shlex.join(["python", *sys.argv])
     raw_paths = {s: work / f"raw-{s}-{questions_path.stem.removeprefix('questions-')}.json" for s in systems}
+    commands = {s: runner_command(s, args, chunks=chunks_path, questions=questions_path, index_dir=index_dirs[s],
+                                  reader=reader) for s in systems}
+    # the indexing runs and the report made before, merged into as each kind of run (answering, indexing) allows
+    previous = json.loads(args.out.read_text(encoding="utf-8")) if args.out.exists() else {}
 
     for system in systems:
         if args.score_only:
             break
-        prep = runner_command(system, args, chunks=chunks_path, questions=questions_path, index_dir=index_dirs[system],
-                              reader=reader, out=None, prepare=True)
+        prep = commands[system] + ["--prepare"]
         print(f"\n== {system}: prepare\n$ {shlex.join(prep)}", file=sys.stderr, flush=True)
         if subprocess.call(prep, cwd=ROOT, env=env) != 0:
             print(f"{system}: prepare failed", file=sys.stderr)
@@ -351,14 +417,15 @@ def main() -> int:
     if args.prepare_only:
         print(f"inputs and indexes ready in {work}", file=sys.stderr)
         return 0
+    if args.indexing:
+        return time_indexing(args, systems, commands, env, previous, chunks_path, work)
 
     paused = training_paused()
     runs = {}
     for system in systems:
         if args.score_only:
             continue
-        command = runner_command(system, args, chunks=chunks_path, questions=questions_path,
-                                 index_dir=index_dirs[system], reader=reader, out=raw_paths[system], prepare=False)
+        command = commands[system] + ["--out", str(raw_paths[system])]
         print(f"\n== {system}: {len(examples)} questions\n$ {shlex.join(command)}", file=sys.stderr, flush=True)
         started = time.perf_counter()
         status = subprocess.call(command, cwd=ROOT, env=env)
@@ -370,8 +437,7 @@ def main() -> int:
     chunks = {c["id"]: c for c in common.read_jsonl(chunks_path)}
     questions_sha = sha256_file(questions_path)
     report = {"systems": {}}
-    if args.out.exists() and not args.fresh:
-        previous = json.loads(args.out.read_text(encoding="utf-8"))
+    if previous and not args.fresh:
         same = (previous.get("questions_sha256") == questions_sha and previous.get("reader", {}).get("weights_sha256")
                 == reader["weights_sha256"] and previous.get("chunks") == chunks_path.name)
         if same:
@@ -414,16 +480,59 @@ def main() -> int:
     })
     report["ratios"] = ratios(report["systems"])
     report["goal"] = goal(report["systems"])
-    order = ["systems", "ratios", "goal"]
-    report = {**{k: v for k, v in report.items() if k not in order}, **{k: report[k] for k in order}}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if previous_indexing(previous, chunks_path.name, str(args.embedding_model)):
+        report["indexing"] = previous["indexing"]
+    write_report(args.out, report)
+    return 0
+
+
+def time_indexing(args, systems: list[str], commands: dict, env: dict, previous: dict, chunks_path: Path,
+                  work: Path) -> int:
+    """Run every system's timed indexing (run_<system>.py --time-indexing), one fresh process each, and merge
+    the figures into the report's "indexing" section."""
+    runs = {} if args.fresh else previous_indexing(previous, chunks_path.name, str(args.embedding_model))
+    paused = training_paused()
+    for name, system, backend in indexing_runs(systems):
+        raw = work / f"raw-indexing-{name.replace(' ', '-')}.json"
+        command = commands[system] + ["--time-indexing", "--out", str(raw)]
+        if backend:
+            command += ["--embedding-backend", backend]
+        print(f"\n== {name}: timed indexing\n$ {shlex.join(command)}", file=sys.stderr, flush=True)
+        if subprocess.call(command, cwd=ROOT, env=env) != 0:
+            print(f"{name}: indexing failed", file=sys.stderr)
+            return 1
+        runs[name] = {**json.loads(raw.read_text(encoding="utf-8")), "command": shlex.join(["python", *sys.argv]),
+                      "runner_command": shlex.join(command), "training_job_paused": paused, "machine": machine_info()}
+    order = [name for name, _, _ in indexing_runs(SYSTEMS)]  # the table's rows, in this order
+    runs = dict(sorted(runs.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+    report = dict(previous)
+    report["indexing"] = {
+        "chunks": chunks_path.name,
+        "chunk_count": len(common.read_jsonl(chunks_path)),
+        "embedding_model": str(args.embedding_model),
+        "threads": args.threads,
+        "measures": "each system indexes the chunks its own way in a fresh process, into a fresh temporary folder "
+                    "(deleted afterwards); seconds: from the models loaded to the index saved (load_seconds apart); "
+                    "peak_rss_mb: the process's VmHWM, models included",
+        "runs": runs,
+        "ratios": indexing_ratios(runs),
+    }
+    write_report(args.out, report)
+    return 0
+
+
+def write_report(path: Path, report: dict) -> None:
+    """Write the report (answering results first, then indexing) and its markdown tables, and print them."""
     from qa.evaluation.run import write_json
 
-    write_json(args.out, report)
+    order = ["systems", "ratios", "goal", "indexing"]
+    report = {**{k: v for k, v in report.items() if k not in order}, **{k: report[k] for k in order if k in report}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, report)
+    md_path = path.with_suffix(".md")
     md_path.write_text(table(report), encoding="utf-8")
     print("\n" + table(report))
-    print(f"wrote {args.out} and {md_path}", file=sys.stderr)
-    return 0
+    print(f"wrote {path} and {md_path}", file=sys.stderr)
 
 
 if __name__ == "__main__":
