@@ -14,12 +14,13 @@ emulated AVX2 CPU it changed 36 of 80 close TyDi answers of the shipped reader; 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import platform
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,20 @@ X86_MACHINES = {"x86_64", "amd64", "i386", "i686", "x86"}
 
 
 GRAPH_INDEPENDENT_FILES = {"calibrator.json"}  # the reader's answer calibrator: read beside the graph, not in it
+CITEQA_SETTINGS = "citeqa"  # config.json's block of fitted settings (threshold, early stop, backend): not in the graph
+
+
+def _graph_shaping_bytes(path: Path) -> Iterator[bytes]:
+    """A file's bytes as the graph sees them: config.json without citeqa's fitted settings (refitting a threshold
+    must not rebuild the graphs), any other file whole."""
+    if path.name == "config.json":
+        config = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(config, dict):
+            config.pop(CITEQA_SETTINGS, None)
+        yield json.dumps(config, sort_keys=True).encode()
+        return
+    with path.open("rb") as fh:
+        yield from iter(lambda: fh.read(1 << 20), b"")
 
 
 def weights_digest(model_dir: Path, recipe: str) -> str:
@@ -46,9 +61,8 @@ def weights_digest(model_dir: Path, recipe: str) -> str:
                    if p.suffix in {".safetensors", ".bin", ".json"} and p.name not in GRAPH_INDEPENDENT_FILES)
     for name in names:
         digest.update(name.encode() + b"\0")
-        with (model_dir / name).open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        for block in _graph_shaping_bytes(model_dir / name):
+            digest.update(block)
     return digest.hexdigest()
 
 

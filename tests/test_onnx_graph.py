@@ -55,6 +55,23 @@ def test_the_graph_key_follows_library_versions_and_int8_settings(tiny_reader_di
     assert graph_key(tiny_reader_dir, "recipe 2") != before
 
 
+def test_the_graph_key_ignores_fitted_settings_and_the_calibrator_but_not_the_model_config(tiny_reader_dir, tmp_path):
+    import json
+    import shutil
+
+    folder = shutil.copytree(tiny_reader_dir, tmp_path / "reader")
+    before = graph_key(folder, "recipe 2")
+    config_path = folder / "config.json"
+    config = json.loads(config_path.read_text())
+    config["citeqa"] = {**config.get("citeqa", {}), "no_answer_threshold": 1.25, "early_stop_score": 4.5}
+    config_path.write_text(json.dumps(config, indent=4))
+    (folder / "calibrator.json").write_text("{}")
+    assert graph_key(folder, "recipe 2") == before  # refitting a threshold or the calibrator rebuilds no graph
+    config["layer_norm_eps"] = 1e-5 if config.get("layer_norm_eps") != 1e-5 else 1e-6
+    config_path.write_text(json.dumps(config))
+    assert graph_key(folder, "recipe 2") != before
+
+
 def test_the_reader_and_sentence_caches_use_the_graph_key(tiny_reader_dir, embedder, monkeypatch):
     from embeddings.onnx_encoder import sentence_layout, sentence_onnx_path
     from qa.answering.onnx_export import cached_onnx_path
