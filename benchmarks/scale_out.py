@@ -356,7 +356,7 @@ def plan_markdown() -> str:
     add("")
     m = plain["machine"]
     add(f"Machine: {m['cpus']} vCPU ({m.get('cpu', 'x86-64')}), Python {m['python']}, torch {m['torch']}; "
-        f"each run alone (the reader training paused). Commands: `python benchmarks/scale_out.py index|search|answers`; "
+        f"each run alone on an idle machine. Commands: `python benchmarks/scale_out.py index|search|answers`; "
         f"this section is written by `python benchmarks/scale_out.py plan --write` from `benchmarks/results/scale-*.json`.")
     add("")
     add(f"**Indexing throughput**, {plain['paragraphs']:,} SQuAD v1.1 train paragraphs (120-word chunks, "

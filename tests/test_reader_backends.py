@@ -98,6 +98,9 @@ def test_cache_key_follows_the_weights(reader_copy):
     config = json.loads((reader_copy / "config.json").read_text())
     config["citeqa"]["no_answer_threshold"] = 1.5
     (reader_copy / "config.json").write_text(json.dumps(config))
+    assert reader_digest(reader_copy) == before  # a refitted threshold is read beside the graph, not in it
+    with (reader_copy / "model.safetensors").open("ab") as fh:
+        fh.write(b"\0")
     assert reader_digest(reader_copy) != before
 
 
