@@ -401,6 +401,16 @@ def verify_checksums(generation: Path, manifest: dict, root: Path) -> None:
             raise IndexCorruptError(f"index file {path} is damaged (checksum mismatch); {_rebuild_hint(root)}")
 
 
+def matching_embedder(embedder: Embedder, manifest: dict, location, remedy: str) -> Embedder:
+    """`embedder` following the variant an index's manifest records (`Embedder.following`); another model or an
+    explicit other variant is an `IndexMismatchError` naming both and `remedy` (vectors would not compare)."""
+    built_with = manifest["embedding_model"]["name"]
+    embedder = embedder.following(built_with)
+    if built_with != embedder.name:
+        raise IndexMismatchError(mismatch_message(location, built_with, embedder.name, remedy))
+    return embedder
+
+
 class DocumentIndex:
     """An opened, read-only generation of an index folder; safe to share between threads."""
 
@@ -452,11 +462,7 @@ class DocumentIndex:
     def embedder_for(self, embedder: Embedder) -> Embedder:
         """The embedder to search this index with: `embedder` following the variant the index was built with
         (`Embedder.following`); another model or an explicit other variant is refused (vectors would not compare)."""
-        built_with = self.manifest["embedding_model"]["name"]
-        embedder = embedder.following(built_with)
-        if built_with != embedder.name:
-            raise IndexMismatchError(mismatch_message(self.root, built_with, embedder.name, "rebuild the index"))
-        return embedder
+        return matching_embedder(embedder, self.manifest, self.root, "rebuild the index")
 
     @property
     def chunking(self) -> ChunkingSettings:
@@ -947,10 +953,7 @@ def _starting_point(root: Path, live_name: str | None, embedder: Embedder, chunk
     live = root / live_name
     manifest = read_manifest(live, root)
     verify_checksums(live, manifest, root)
-    built_with = manifest["embedding_model"]["name"]
-    embedder = embedder.following(built_with)
-    if built_with != embedder.name:
-        raise IndexMismatchError(mismatch_message(root, built_with, embedder.name, "pass --rebuild"))
+    embedder = matching_embedder(embedder, manifest, root, "pass --rebuild")
     chunking = ChunkingSettings(**manifest["chunking"])
     live_type = _index_type(manifest, root)
     if index_type not in ("auto", live_type):

@@ -43,6 +43,7 @@ from embeddings.index import (
     SourceFile,
     SyncReport,
     is_under,
+    matching_embedder,
     plan_origins,
 )
 from embeddings.milvus_store import (
@@ -174,11 +175,7 @@ class MilvusIndex:
     def embedder_for(self, embedder: Embedder) -> Embedder:
         """The embedder to search this index with: `embedder` following the variant the index was built with
         (`Embedder.following`); another model or an explicit other variant is refused (vectors would not compare)."""
-        built_with = self.manifest["embedding_model"]["name"]
-        embedder = embedder.following(built_with)
-        if built_with != embedder.name:
-            raise IndexMismatchError(mismatch_message(self.location, built_with, embedder.name, "rebuild the index"))
-        return embedder
+        return matching_embedder(embedder, self.manifest, self.location, "rebuild the index")
 
     @property
     def chunking(self) -> ChunkingSettings:

@@ -67,6 +67,21 @@ def embedder():
 
 
 @pytest.fixture(scope="session")
+def fp32_embedder(embedder):
+    """The default model's fp32 ONNX variant, named explicitly (`auto` builds new indexes in int8)."""
+    from embeddings.embedder import Embedder
+
+    return Embedder(embedder.model_path, backend="onnx")
+
+
+@pytest.fixture(scope="session")
+def int8_embedder(embedder):
+    from embeddings.embedder import Embedder
+
+    return Embedder(embedder.model_path, backend="onnx-int8")
+
+
+@pytest.fixture(scope="session")
 def tiny_reader_dir(tmp_path_factory) -> Path:
     """A real BertForQuestionAnswering with a tiny random config and the real MiniLM tokenizer."""
     import torch

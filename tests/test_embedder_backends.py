@@ -27,11 +27,6 @@ def torch_embedder(embedder):
     return Embedder(embedder.model_path, backend="torch")
 
 
-@pytest.fixture(scope="module")
-def fp32_embedder(embedder):
-    return Embedder(embedder.model_path, backend="onnx")
-
-
 def _copy_with_pooling(source, target, **pooling_modes):
     shutil.copytree(source, target)
     config_path = target / "1_Pooling" / "config.json"
@@ -115,11 +110,6 @@ def test_config_names_a_bad_embedding_backend():
     with pytest.raises(ValueError, match="embedding backend 'gpu'"):
         Config(embedding_backend="gpu")
     assert embedder_from_config(Config(embedding_backend="torch")).backend == "torch"
-
-
-@pytest.fixture(scope="module")
-def int8_embedder(embedder):
-    return Embedder(embedder.model_path, backend="onnx-int8")
 
 
 def test_int8_vectors_are_close_to_fp32_but_another_variant(fp32_embedder, int8_embedder):

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from embeddings.embedder import Embedder, mismatch_message, split_variant, variant_name
+from embeddings.embedder import mismatch_message, split_variant, variant_name
 from embeddings.index import (
     ChunkingSettings,
     DocumentIndex,
@@ -21,16 +21,6 @@ from tests.conftest import make_document
 
 SETTINGS = ChunkingSettings(max_words=25, overlap_sentences=1)
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-
-
-@pytest.fixture(scope="module")
-def int8_embedder(embedder):
-    return Embedder(embedder.model_path, backend="onnx-int8")
-
-
-@pytest.fixture(scope="module")
-def fp32_embedder(embedder):
-    return Embedder(embedder.model_path, backend="onnx")
 
 
 @pytest.fixture(scope="module")

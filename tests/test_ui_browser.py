@@ -92,6 +92,14 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def opened(page, url: str) -> list[str]:
+    """Load `url` in `page`; the list fills with the page's script errors (each test ends asserting none)."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    return errors
+
+
 def ask(page, question: str):
     """Type a question, send it, and return the locator of the reply once its answer line is there."""
     from playwright.sync_api import expect
@@ -139,10 +147,9 @@ def test_chat_in_the_browser(browser, served, tmp_path):
     context = browser.new_context(viewport={"width": 1280, "height": 1000},
                                   permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
-    dialogs, errors = [], []
+    dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(url)
+    errors = opened(page, url)
     question_box = page.locator("#citeqa-question textarea")
     expect(page.locator("#citeqa-settings")).to_have_class(re.compile(r"\bopen\b"))  # desktop: settings shown
 
@@ -237,9 +244,7 @@ def test_view_document_fetches_what_did_not_come_with_the_reply(browser, served)
     service.inline_document_chars = 0
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        errors = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(url)
+        errors = opened(page, url)
         reply = ask(page, QUESTION)
         expected, _ = service.ask(QUESTION)
         cards = cite(expected).cards
@@ -303,9 +308,7 @@ def test_a_calibrated_chat_has_a_probability_slider_and_shows_a_best_guess_as_on
 
     url, service = served_calibrated
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(url)
+    errors = opened(page, url)
     expect(page.get_by_text(ui.CONFIDENCE_LABEL)).to_be_visible()
     expect(page.get_by_label("Abstention threshold")).to_have_count(0)  # the slider replaces the score field
     percent = page.locator("#citeqa-min-confidence input[type=number]")
@@ -339,9 +342,7 @@ def test_chat_on_a_phone(browser, served):
 
     url, service = served
     page = browser.new_page(viewport={"width": 390, "height": 844})
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(url)
+    errors = opened(page, url)
     question_box = page.locator("#citeqa-question textarea")
     expect(question_box).to_be_visible()
     expect(page.locator("#citeqa-settings")).not_to_have_class(re.compile(r"\bopen\b"))
@@ -403,9 +404,7 @@ def test_sources_that_differ_are_shown_newest_first_and_the_newer_preferred(brow
 
     url, _ = served_news
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(url)
+    errors = opened(page, url)
     reply = ask(page, "When is the new bridge expected to open?")
     expect(reply.locator("p").first).to_contain_text("summer 2027")
     expect(reply).to_contain_text("Sources differ:")

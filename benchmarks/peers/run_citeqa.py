@@ -74,7 +74,6 @@ def prepare(args, load) -> None:
 
 def time_indexing(args) -> None:
     from benchmarks.index_speed import measure
-    from embeddings.embedder import Embedder
     from embeddings.models import default_embedding_model_path
 
     if args.embedding_model.resolve() != default_embedding_model_path().resolve():
@@ -89,7 +88,7 @@ def time_indexing(args) -> None:
                               "indexing": "benchmarks/index_speed.py: the SQuAD file's paragraphs as documents -> "
                                           "update_index (chunking, embedding, FAISS + BM25 + SQLite, atomic)",
                               "embedding_backend": row["embedding_backend"], "squad": str(args.squad),
-                              "embedding_batch_size": Embedder(backend=args.embedding_backend).batch_size})
+                              "embedding_batch_size": row["batch_size"]})
 
 
 def main() -> None:
