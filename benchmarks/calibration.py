@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.answering.calibrator import load_calibrator  # noqa: E402
+from qa.answering.calibrator import AnswerCalibrator, load_calibrator  # noqa: E402
 from qa.answering.reader import recorded_settings  # noqa: E402
 from qa.evaluation.metrics import expected_calibration_error  # noqa: E402
 from qa.training.answer_calibration import QuestionRecord, read_records  # noqa: E402
@@ -77,16 +77,38 @@ def weighted_coverage(confidence: np.ndarray, right: np.ndarray, weight: np.ndar
     return float(best)
 
 
-def measure(data_dir: Path, reader_dir: Path) -> dict:
-    calibrator = load_calibrator(reader_dir)
+def fitted_articles() -> frozenset[str]:
+    """Every article in any set's first half. SQuAD v2.0 dev's articles are v1.1 dev's, in another order, and
+    its answerable questions are v1.1's: an article held out of one set may be in the other's first half, where
+    the calibrator saw its questions. Such articles are left out of every measurement."""
+    from qa.evaluation.datasets import load_squad
+    from qa.training.calibration import split_by_article
+
+    return frozenset(ex.title or "" for path in SETS.values() for ex in split_by_article(load_squad(path))[0])
+
+
+def unseen(records: list[QuestionRecord], seen: frozenset[str], left_out: dict, key: str) -> list[QuestionRecord]:
+    kept = [r for r in records if r.article not in seen]
+    if len(kept) < len(records):
+        left_out[key] = len(records) - len(kept)
+    return kept
+
+
+def measure(data_dir: Path, reader_dir: Path, calibrator_file: Path | None = None) -> dict:
+    calibrator = (load_calibrator(reader_dir) if calibrator_file is None
+                  else AnswerCalibrator.from_dict(json.loads(calibrator_file.read_text(encoding="utf-8")),
+                                                  where=str(calibrator_file)))
     if calibrator is None:
         raise SystemExit(f"no calibrator.json in {reader_dir}: run citeqa train-calibrator first")
     threshold = float(recorded_settings(reader_dir).get("no_answer_threshold", 0.0))
-    result: dict = {"reader": str(reader_dir), "min_confidence": calibrator.default_min_confidence,
-                    "guess_floor": calibrator.guess_floor, "score_threshold": threshold, "reader_only": {}, "open": {}}
+    seen, left_out = fitted_articles(), {}
+    result: dict = {"reader": str(reader_dir), "calibrator": str(calibrator_file or reader_dir / "calibrator.json"),
+                    "min_confidence": calibrator.default_min_confidence, "guess_floor": calibrator.guess_floor,
+                    "score_threshold": threshold, "left_out_seen_articles": left_out, "reader_only": {}, "open": {}}
     mixture = {key: [] for key in ("before_conf", "before_right", "after_conf", "after_right", "weight")}
     for name in SETS:
-        records, _ = read_records(data_dir / f"{name}-reader-only-held.jsonl")
+        records = unseen(read_records(data_dir / f"{name}-reader-only-held.jsonl")[0], seen, left_out,
+                         f"{name}-reader-only")
         if not records:
             continue
         c = choices(records, calibrator)
@@ -108,7 +130,7 @@ def measure(data_dir: Path, reader_dir: Path) -> dict:
             "accuracy_answering_all_before": float(np.average(m["before_right"], weights=m["weight"])),
             "accuracy_answering_all_after": float(np.average(m["after_right"], weights=m["weight"])),
         }
-    records, _ = read_records(data_dir / "dev-v1.1-open-all-held.jsonl")
+    records = unseen(read_records(data_dir / "dev-v1.1-open-all-held.jsonl")[0], seen, left_out, "dev-v1.1-open-all")
     if records:
         c = choices(records, calibrator)
         answered_before = c["before_score"] >= threshold
@@ -124,7 +146,7 @@ def measure(data_dir: Path, reader_dir: Path) -> dict:
             "ece_after": expected_calibration_error(c["after_conf"], c["after_right"]),
         }
     for name in SETS:
-        records, _ = read_records(data_dir / f"{name}-open-held.jsonl")
+        records = unseen(read_records(data_dir / f"{name}-open-held.jsonl")[0], seen, left_out, f"{name}-open")
         if not records:
             continue
         c = choices(records, calibrator)
@@ -178,6 +200,8 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=None, help="the candidates' folder (default: train-calibrator's)")
     parser.add_argument("--reader", type=Path, default=ROOT / "qa" / "models" / "reader")
     parser.add_argument("--collect", action="store_true", help="collect the second halves first (resumable)")
+    parser.add_argument("--calibrator", type=Path, default=None,
+                        help="measure this calibrator file instead of the reader folder's (e.g. a --dry-run's)")
     parser.add_argument("--check", type=int, default=0, metavar="N", help="check N held-out questions against the product")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "calibration.json")
     args = parser.parse_args()
@@ -190,7 +214,7 @@ def main() -> int:
     data_dir = args.data if args.data is not None else default_calibrator_data_dir(args.reader)
     if args.collect:
         collect_held(data_dir, args.reader)
-    result = measure(data_dir, args.reader)
+    result = measure(data_dir, args.reader, args.calibrator)
     if args.check:
         result["product_check"] = check_against_product(data_dir, args.reader, args.check)
     from qa.evaluation.run import versions

@@ -12,8 +12,8 @@ from corpus.documents import Chunk
 from embeddings.passage_index import StoredDocument
 from qa.answering.calibrator import AnswerCalibrator, CalibratorError, load_calibrator
 from qa.answering.config import Config
-from qa.answering.features import (FEATURE_NAMES, candidate_features, content_words, group_spans, sentence_around,
-                                   wh_class)
+from qa.answering.features import (FAR, FEATURE_NAMES, bigrams, candidate_features, content_words, group_spans, is_negated,
+                                   question_names, question_word_distance, sentence_around, wh_class)
 from qa.answering.pipeline import PassageAnswerer, calibrated_answer
 from qa.answering.reader import ExtractiveReader
 from qa.answering.types import Passage, Span, confidence_words
@@ -120,6 +120,78 @@ def test_features_without_retrieval_are_neutral():
     assert feature(rows, 0, "gap_to_other") == 30.0 and feature(rows, 0, "when_and_date") == 1.0
 
 
+@pytest.mark.parametrize("question, names", [
+    ("Who built the Springfield tower in 2019?", {"springfield", "2019"}),
+    ("Springfield built what?", set()),  # the first word is capitalised anyway
+    ("When did Acme Corp open it?", {"acme", "corp"}),
+    ("How tall is the 3rd tower?", {"3rd"}),
+    ("What opened in Springfield? Who built it?", {"springfield"}),  # each question's first word is not a name
+    ("", set()),
+])
+def test_question_names_are_capitalised_words_after_the_first_and_numbers(question, names):
+    assert question_names(question) == names
+
+
+@pytest.mark.parametrize("text, negated", [
+    ("Who did not build it?", True), ("Which firm never built a tower?", True), ("It isn't open.", True),
+    ("Who built it without help?", True), ("Who built it?", False), ("Nottingham built knots.", False),
+])
+def test_negation_is_a_whole_negating_word(text, negated):
+    assert is_negated(text) is negated
+
+
+@pytest.mark.parametrize("text, answer, words, distance", [
+    ("It was built by Acme Corp in Springfield.", "Acme Corp", {"built"}, 1.0),  # "by" between
+    ("It was built by Acme Corp in Springfield.", "Acme Corp", {"springfield"}, 1.0),
+    ("It was built by Acme Corp in Springfield.", "Acme Corp", {"built", "springfield"}, 1.0),
+    ("Acme built it.", "Acme", {"built"}, 0.0),
+    ("Acme built it.", "Acme", {"acme"}, FAR),  # inside the answer only
+    ("Acme built it.", "Acme", {"tower"}, FAR),
+])
+def test_question_word_distance_counts_the_words_to_the_nearest_question_word(text, answer, words, distance):
+    start = text.index(answer)
+    assert question_word_distance(text, start, start + len(answer), words) == distance
+
+
+def test_bigrams_are_adjacent_lowercased_word_pairs():
+    assert bigrams("The Tower opened.") == {("the", "tower"), ("tower", "opened")}
+    assert bigrams("one") == set()
+
+
+def test_mismatch_features_flag_a_name_or_negation_the_passage_lacks():
+    """SQuAD 2.0's unanswerable questions often swap in a name the passage never mentions or add a negation."""
+    spans = [span(PA, "Acme Corp", 3.0)]
+    fitting = candidate_features("Who built the bridge in Springfield?", group_spans(spans), [PA], passages_read=1,
+                                 retrieved=True)
+    swapped = candidate_features("Who built the bridge in Shelbyville in 2026?", group_spans(spans), [PA], passages_read=1,
+                                 retrieved=True)
+    negated = candidate_features("Who did not build the bridge in Springfield?", group_spans(spans), [PA],
+                                 passages_read=1, retrieved=True)
+    assert feature(fitting, 0, "question_names") == 1.0 and feature(fitting, 0, "names_missing_passage") == 0.0
+    assert feature(fitting, 0, "names_missing_sentence") == 0.0 and feature(fitting, 0, "negation_mismatch") == 0.0
+    # shelbyville is nowhere; 2026 is in the passage but not in the answer's sentence
+    assert feature(swapped, 0, "question_names") == 2.0 and feature(swapped, 0, "names_missing_passage") == 0.5
+    assert feature(swapped, 0, "names_missing_sentence") == 1.0
+    assert feature(swapped, 0, "longest_missing_word") == len("shelbyville")
+    assert feature(negated, 0, "question_negated") == 1.0 and feature(negated, 0, "negation_mismatch") == 1.0
+    # question words built, bridge, springfield: "bridge" is not in the answer's sentence
+    assert feature(fitting, 0, "words_missing_sentence") == 1.0
+    # bigrams of "who built the bridge in springfield": (the, bridge) and (in, springfield) are in the passage
+    assert feature(fitting, 0, "bigram_overlap") == pytest.approx(2 / 5)
+
+
+def test_a_follow_ups_context_lends_its_words_and_names_to_the_text_features():
+    spans = [span(PA, "Acme Corp", 3.0)]
+    alone = candidate_features("Who built it?", group_spans(spans), [PA], passages_read=1, retrieved=True)
+    anchored = candidate_features("Who built it?", group_spans(spans), [PA], passages_read=1, retrieved=True,
+                                  context="What opened in Springfield? Who built it?")
+    assert feature(alone, 0, "sentence_overlap") == 1.0 and feature(alone, 0, "question_names") == 0.0
+    # words now: built, opened, springfield; the answer's sentence holds built and springfield
+    assert feature(anchored, 0, "sentence_overlap") == pytest.approx(2 / 3)
+    assert feature(anchored, 0, "question_names") == 1.0 and feature(anchored, 0, "names_missing_passage") == 0.0
+    assert feature(anchored, 0, "wh_who") == 1.0 and feature(anchored, 0, "score") == feature(alone, 0, "score")
+
+
 def test_no_groups_no_rows():
     assert candidate_features("Who?", [], [PA], passages_read=1, retrieved=True) == []
 
@@ -147,9 +219,24 @@ def test_trees_walk_to_their_leaves():
     assert calibrator.probabilities([low, high]) == pytest.approx(expected)
 
 
+def test_a_calibrator_naming_some_features_reads_just_those_wherever_they_sit():
+    """A calibrator trained before features were added names fewer: it must still read its own columns."""
+    names = ["support_passages", "score"]  # not in FEATURE_NAMES order
+    data = calibrator_data({"kind": "logistic", "mean": [0.0, 0.0], "scale": [1.0, 1.0], "coef": [1.0, 0.5],
+                            "intercept": -2.0}, 1.0, 0.0, 0.5, 0.2, {})
+    data["features"] = names
+    row = [7.0] * len(FEATURE_NAMES)  # every other feature is ignored
+    row[FEATURE_NAMES.index("score")] = 4.0
+    row[FEATURE_NAMES.index("support_passages")] = 1.0
+    probability = AnswerCalibrator.from_dict(data).probabilities([row])[0]
+    assert probability == pytest.approx(1 / (1 + math.exp(-(1.0 + 2.0 - 2.0))))
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda d: d.update(format="pickle"), "not a citeqa-answer-calibrator"),
-    (lambda d: d.update(features=d["features"][:-1]), "other features"),
+    (lambda d: d["features"].__setitem__(3, "moon_phase"), "does not compute \\(unknown moon_phase\\)"),
+    (lambda d: d["features"].__setitem__(3, d["features"][0]), "repeated"),
+    (lambda d: d.update(features=d["features"][:-1]), "finite values"),  # the model's width no longer matches
     (lambda d: d.update(default_min_confidence=1.5), "default_min_confidence"),
     (lambda d: d["platt"].update(a=float("inf")), "Platt"),
     (lambda d: d["model"].update(kind="forest"), "unknown calibrator model kind"),
@@ -248,6 +335,23 @@ def test_the_reader_folder_calibrator_drives_answers_and_min_confidence(tiny_rea
         answerer.answer_from_passages("Who built it?", [PA], min_confidence=1.2)
     assert PassageAnswerer.from_config(Config(reader_model=str(folder), min_confidence=0.3)).min_confidence == 0.3
     assert PassageAnswerer.from_config(Config(reader_model=str(tiny_reader_dir))).min_confidence is None
+
+
+def test_a_follow_ups_context_reaches_the_calibrator_and_only_it(tiny_reader_dir, tmp_path):
+    """The reader reads the question as typed; the calibrator's text features also count the anchor's names."""
+    folder = tmp_path / "reader"
+    shutil.copytree(tiny_reader_dir, folder)
+    weights = {"question_names": 2.0}
+    data = calibrator_data({"kind": "logistic", "mean": [0.0] * len(FEATURE_NAMES), "scale": [1.0] * len(FEATURE_NAMES),
+                            "coef": [weights.get(name, 0.0) for name in FEATURE_NAMES], "intercept": -1.0},
+                           1.0, 0.0, 0.6, 0.0, {})
+    write_calibrator(folder, data)
+    answerer = PassageAnswerer.from_config(Config(reader_model=str(folder)))
+    alone = answerer.answer_from_passages("Who built it?", [PA])
+    anchored = answerer.answer_from_passages("Who built it?", [PA], context="What opened in Springfield? Who built it?")
+    assert alone.probability == pytest.approx(1 / (1 + math.exp(1.0)))  # no names: log-odds -1
+    assert anchored.probability == pytest.approx(1 / (1 + math.exp(-1.0)))  # one name: log-odds +1
+    assert anchored.best_guess is None and anchored.text == alone.best_guess.text  # the same span, now answered
 
 
 # --- Training -------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ ANSWERABLE = [
     ("Which company will take on the venture's financial responsibility?", ["SoftBank"]),
 ]
 UNANSWERABLE = ["Who won the 2018 FIFA World Cup?", "What is the boiling point of mercury?", "Who painted the Mona Lisa?"]
-EXACT_FLOOR = 10  # with the answer calibrator (2026-12-03): 10 of 12, "What did Musk call Sam Altman?" abstained (its best guess "Stargate" is wrong, 21 %); the v3+v5 soup, reader-v3 step 11,000 and reader-v2c step 9,450 measured 10 of 12; reader-v2b step 7,100 and reader-v1 step 4,725 (int8, open-fitted threshold) measured 11 of 12; step 1,179 measured 10
+EXACT_FLOOR = 10  # with the answer calibrator (2026-12-05): 10 of 12, "What did Musk call Sam Altman?" -> "Stargate" (31 %) and "On what platform ...?" -> "social media" (2026-12-03: 10, the first abstained); the v3+v5 soup, reader-v3 step 11,000 and reader-v2c step 9,450 measured 10 of 12; reader-v2b step 7,100 and reader-v1 step 4,725 (int8, open-fitted threshold) measured 11 of 12; step 1,179 measured 10
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +72,26 @@ CHAT_EXAMPLES = {  # ui.EXAMPLES with golds written from the articles
     "Who is the CEO of OpenAI?": ["Sam Altman"],
     "Who does Musk call a liar?": ["Sam Altman", "Altman"],
 }
-FOLLOWUPS = [  # (standing question, follow-up, golds): the README's "Who funds it?" (a best guess at 21 %, 2026-12-03)
-    ("What is Stargate?", "Who funds it?", ["SoftBank"]),
+README_FOLLOWUP = ("What is Stargate?", "Who funds it?", ["SoftBank"])  # answered at 26 % (2026-12-05; a best guess at 21 % before the calibrator judged follow-ups with their anchor)
+FOLLOWUPS = [  # (standing question, follow-up, golds), written from the articles
+    README_FOLLOWUP,
+    ("What is Stargate?", "Where is it building a data center?", ["Abilene", "Abilene, Texas"]),
+    ("What is Stargate?", "How much is its initial investment?", ["$100 billion"]),
+    ("What is Stargate?", "Who announced it?", ["Trump", "Donald Trump", "President Trump"]),
+    ("What is Stargate?", "Which companies are behind it?", ["OpenAI, Softbank and Oracle", "OpenAI, Oracle and SoftBank"]),
+    ("Who is the CEO of OpenAI?", "What did Musk call him?", ["liar", "a liar"]),
+    ("Who is the CEO of OpenAI?", "When did he co-found it?", ["2015"]),
+    ("Who is the CEO of OpenAI?", "Who did he co-found it with?", ["Musk", "Elon Musk"]),
+    ("What did Musk say about SoftBank?", "How much does it have secured?", ["well under $10B", "under $10B", "$10B"]),
+    ("Where did Musk post about the deal?", "Who owns it?", ["Musk", "Elon Musk"]),
+    ("When did Trump announce Stargate?", "Where?", ["White House", "the White House"]),
+    ("Who leads the Stargate project?", "And who takes on the financial responsibility?", ["SoftBank"]),
+    ("Who leads the Stargate project?", "Who handles its operations?", ["OpenAI"]),
+    ("What did Altman call Stargate?", "What did Trump call it?", ["tremendous", "monumental"]),
+    ("Where did Musk and Trump watch the Starship launch?", "When was that?", ["November 19, 2024"]),
+    ("How much could be poured into Stargate?", "Over what time?", ["in the coming years", "the coming years"]),
 ]
+FOLLOWUP_FLOOR = 8  # answered exactly, of 16 (2026-12-05: 9, one wrong answer; without the anchor's words in the calibrator 6)
 
 
 def test_the_chat_examples_are_answered_right(bundled):
@@ -88,17 +105,29 @@ def test_the_chat_examples_are_answered_right(bundled):
         assert question_scores(result.text, golds, SCORING_V1)[1] > 0, f"{question} -> {result.text}"
 
 
-def test_the_readme_follow_up_is_answered_right(bundled):
+def followup_answer(first: str, followup: str):
     from qa.answering.api import default_assistant
     from qa.answering.followup import retrieval_query
 
+    query = retrieval_query(followup, [first])
+    assert query is not None, f"{followup} is not recognised as a follow-up"
+    return default_assistant().answer(followup, retrieval_query=query)
+
+
+def test_the_readme_follow_up_is_answered_right():
+    first, followup, golds = README_FOLLOWUP
+    result = followup_answer(first, followup)
+    assert result.text is not None, f"{followup} -> abstained ({result.confidence:.2f}, best guess {result.best_guess})"
+    assert question_scores(result.text, golds, SCORING_V1)[0] == 1.0, f"{followup} -> {result.text}"
+
+
+def test_follow_ups_are_answered_right_often_and_wrong_rarely():
+    right, wrong = [], []
     for first, followup, golds in FOLLOWUPS:
-        query = retrieval_query(followup, [first])
-        assert query is not None, "the follow-up is not recognised as one"
-        result = default_assistant().answer(followup, retrieval_query=query)
-        shown = result if result.text is not None else result.best_guess  # an answer, or a best guess shown as such
-        assert shown is not None, f"{followup} -> the documents don't say ({result.confidence:.2f})"
-        assert question_scores(shown.text, golds, SCORING_V1)[0] == 1.0, f"{followup} -> {shown.text}"
+        result = followup_answer(first, followup)
+        if result.text is not None:
+            (right if question_scores(result.text, golds, SCORING_V1)[0] == 1.0 else wrong).append(f"{followup} -> {result.text}")
+    assert len(right) >= FOLLOWUP_FLOOR and len(wrong) <= 2, f"right {right}; wrong {wrong}"
 
 
 def test_confidence_is_a_probability_when_the_reader_ships_a_calibrator(bundled):

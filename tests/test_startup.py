@@ -171,6 +171,21 @@ def test_a_warm_cache_needs_nothing(embedder, built_index, tiny_reader_dir, tmp_
     assert first_run.bundled_index_missing(Config(), embedder)  # an empty cache has no bundled index
 
 
+def test_an_fp32_index_warms_the_fp32_graph_it_will_be_searched_with(fp32_embedder, documents, tmp_path):
+    """`auto` embeds new indexes in int8 but searches an fp32 index in fp32: that graph is the one to build."""
+    from embeddings.embedder import Embedder
+    from embeddings.index import update_index
+    from qa.answering.config import Config
+
+    folder = tmp_path / "fp32-index"
+    update_index(folder, fp32_embedder, add=documents[:1])
+    auto = Embedder(fp32_embedder.model_path)
+    searching = first_run.searching_embedder(Config(index_dir=str(folder)).index_target, auto)
+    assert auto.backend == "onnx-int8" and searching.backend == "onnx" and searching.name == fp32_embedder.name
+    (folder / "CURRENT").write_text("gen-nonsense\n")  # unreadable: opening it will say so, not the warm-up
+    assert first_run.searching_embedder(Config(index_dir=str(folder)).index_target, auto) is auto
+
+
 # -- the chat's start ---------------------------------------------------------------------------------
 
 

@@ -20,7 +20,8 @@ CALIBRATOR_VERSION = 1
 
 
 class CalibratorError(ValueError):
-    """A calibrator file that cannot be used: not JSON, another format, or features this code does not compute."""
+    """A calibrator file that cannot be used: not JSON, another format, or features this code does not compute.
+    A calibrator names the features it uses, so one trained before features were added still loads."""
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -88,6 +89,7 @@ class AnswerCalibrator:
     shows no best guess ("the documents don't say")."""
 
     model: Trees | Logistic
+    columns: tuple[int, ...]  # where each of the model's features sits in a `FEATURE_NAMES` row
     platt_a: float
     platt_b: float
     default_min_confidence: float
@@ -95,7 +97,7 @@ class AnswerCalibrator:
     recipe: dict
 
     def probabilities(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
-        x = np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
+        x = np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))[:, list(self.columns)]
         return sigmoid(self.platt_a * self.model.log_odds(x) + self.platt_b)
 
     @classmethod
@@ -103,11 +105,15 @@ class AnswerCalibrator:
         try:
             if data.get("format") != CALIBRATOR_FORMAT or data.get("version") != CALIBRATOR_VERSION:
                 raise CalibratorError(f"{where} is not a {CALIBRATOR_FORMAT} file of version {CALIBRATOR_VERSION}")
-            if tuple(data["features"]) != FEATURE_NAMES:
-                raise CalibratorError(f"{where} was trained on other features than this citeqa computes: retrain it "
-                                      "with `citeqa train-calibrator`")
-            model = model_from(data["model"], len(FEATURE_NAMES))
-            calibrator = cls(model, float(data["platt"]["a"]), float(data["platt"]["b"]),
+            names = [str(name) for name in data["features"]]
+            unknown = [name for name in names if name not in FEATURE_NAMES]
+            if unknown or not names or len(set(names)) != len(names):
+                problem = f"unknown {', '.join(unknown)}" if unknown else "none or repeated ones"
+                raise CalibratorError(f"{where} was trained on features this citeqa does not compute ({problem}): "
+                                      "retrain it with `citeqa train-calibrator`")
+            model = model_from(data["model"], len(names))
+            columns = tuple(FEATURE_NAMES.index(name) for name in names)
+            calibrator = cls(model, columns, float(data["platt"]["a"]), float(data["platt"]["b"]),
                              float(data["default_min_confidence"]), float(data["guess_floor"]), dict(data.get("recipe", {})))
         except (KeyError, TypeError, ValueError, IndexError) as err:
             if isinstance(err, CalibratorError):

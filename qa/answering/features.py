@@ -24,6 +24,7 @@ STOPWORDS = frozenset(
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?。](?=\s)|\n")
+_QUESTION_END = re.compile(r"\?+\s+")
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
 _NUMBER = re.compile(r"^[\d.,%$£€\s-]+$|^\d")
 MISSING_RANK = 1000  # a retriever that did not rank the passage (or no retrieval at all)
@@ -38,7 +39,11 @@ FEATURE_NAMES = (
     "candidate_groups", "question_words", "passage_words", "when_and_date",
     "how_many_and_number", "who_and_capitalised",
     *(f"wh_{name}" for name in WH_CLASSES),
+    "question_names", "names_missing_passage", "names_missing_sentence", "words_missing_sentence",
+    "longest_missing_word", "question_negated", "negation_mismatch", "bigram_overlap", "question_word_distance",
 )
+FAR = 100.0  # the distance when no question word is in the passage outside the answer
+NEGATIONS = frozenset("not no never none nobody nothing neither nor cannot without".split())
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,28 @@ def content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
 
 
+def question_names(question: str) -> set[str]:
+    """The question's names, lowercased: capitalised words after the first, and numbers. A question about a
+    name its passage never mentions is a classic unanswerable one (SQuAD 2.0's entity swaps)."""
+    names = set()
+    for sentence in _QUESTION_END.split(question):  # a follow-up's context holds two questions (not "U.S. Navy")
+        tokens = _WORD.findall(sentence)
+        names |= {t.lower() for i, t in enumerate(tokens) if (i > 0 and t[0].isupper()) or any(c.isdigit() for c in t)}
+    return names
+
+
+def is_negated(text: str) -> bool:
+    """Whether `text` holds a negating word ("not", "never", "n't", ...): SQuAD 2.0 negates questions."""
+    lowered = text.lower()
+    return "n't" in lowered or any(w in NEGATIONS for w in _WORD.findall(lowered))
+
+
+def bigrams(text: str) -> set[tuple[str, str]]:
+    """Adjacent word pairs, lowercased: a question copied from its passage shares them."""
+    tokens = _WORD.findall(text.lower())
+    return set(zip(tokens, tokens[1:]))
+
+
 def sentence_around(text: str, start: int, end: int) -> str:
     """The sentence of `text` holding [start, end): from the last sentence end before it to the next after it."""
     begin = 0
@@ -94,6 +121,18 @@ def sentence_overlaps(text: str, words: set[str]) -> list[float]:
     begins = [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
     ends = begins[1:] + [len(text)]
     return [len(words & content_words(text[b:e])) / len(words) for b, e in zip(begins, ends)] or [0.0]
+
+
+def question_word_distance(text: str, start: int, end: int, words: set[str]) -> float:
+    """How many words lie between the answer [start, end) and the nearest question word outside it in `text`
+    (0 when adjacent, `FAR` when there is none): answers sit near the words the question repeats."""
+    best = FAR
+    for match in _WORD.finditer(text):
+        if match.group().lower() not in words or (match.start() < end and match.end() > start):
+            continue
+        between = text[match.end():start] if match.end() <= start else text[end:match.start()]
+        best = min(best, float(len(_WORD.findall(between))))
+    return best
 
 
 def _logsumexp(values: Sequence[float]) -> float:
@@ -113,9 +152,11 @@ def _retrieval(passage: Passage, retrieved: bool) -> tuple[float, float, float, 
 
 
 def candidate_features(question: str, groups: Sequence[CandidateGroup], passages: Sequence[Passage], *,
-                       passages_read: int, retrieved: bool) -> list[list[float]]:
+                       passages_read: int, retrieved: bool, context: str | None = None) -> list[list[float]]:
     """One row of `FEATURE_NAMES` values per group (in the groups' order). `passages` are all that were
-    given (retrieved or the question's own paragraph), of which the first `passages_read` were read."""
+    given (retrieved or the question's own paragraph), of which the first `passages_read` were read.
+    `context` (a follow-up's anchor question) lends its words and names to the text features, so "Who funds
+    it?" after "What is Stargate?" is judged like "Who funds Stargate?"."""
     if not groups:
         return []
     all_scores = [span.score for group in groups for span in group.spans]
@@ -123,6 +164,12 @@ def candidate_features(question: str, groups: Sequence[CandidateGroup], passages
     mass = sum(math.exp(s - top) for s in all_scores)
     best_scores = [group.best.score for group in groups]
     question_words = content_words(question)
+    names = question_names(question)
+    if context is not None:
+        question_words |= content_words(context)
+        names |= question_names(context)
+    question_bigrams = bigrams(question)
+    negated = is_negated(question)
     wh = wh_class(question)
     read = passages[:passages_read]
     best_dense = max((p.dense_score for p in read if p.dense_score is not None), default=0.0)
@@ -145,12 +192,21 @@ def candidate_features(question: str, groups: Sequence[CandidateGroup], passages
         has_month = any(month in lowered for month in MONTHS)
         is_number = bool(_NUMBER.match(text))
         answer_words = content_words(text)
-        sentence = content_words(sentence_around(best.passage.chunk.text, best.start, best.end))
         chunk = best.passage.chunk
         if (chunk.doc_id, chunk.chunk_id) not in passage_facts:
-            in_passage = len(question_words & content_words(chunk.text)) / len(question_words) if question_words else 0.0
-            passage_facts[(chunk.doc_id, chunk.chunk_id)] = (in_passage, max(sentence_overlaps(chunk.text, question_words)))
-        passage_overlap, best_sentence = passage_facts[(chunk.doc_id, chunk.chunk_id)]
+            passage_words = content_words(chunk.text)
+            all_words = {w.lower() for w in _WORD.findall(chunk.text)}
+            in_passage = len(question_words & passage_words) / len(question_words) if question_words else 0.0
+            passage_facts[(chunk.doc_id, chunk.chunk_id)] = (
+                in_passage, max(sentence_overlaps(chunk.text, question_words)),
+                len(names - all_words) / len(names) if names else 0.0,
+                float(max((len(w) for w in question_words - passage_words), default=0)),
+                len(question_bigrams & bigrams(chunk.text)) / len(question_bigrams) if question_bigrams else 0.0)
+        passage_overlap, best_sentence, names_missing, longest_missing, bigram_overlap = passage_facts[
+            (chunk.doc_id, chunk.chunk_id)]
+        sentence_text = sentence_around(chunk.text, best.start, best.end)
+        sentence_tokens = {w.lower() for w in _WORD.findall(sentence_text)}
+        sentence = content_words(sentence_text)
         overlap = len(question_words & sentence) / len(question_words) if question_words else 0.0
         row = [
             best.score, best.start_logit, best.end_logit, best.null_logit,
@@ -172,6 +228,10 @@ def candidate_features(question: str, groups: Sequence[CandidateGroup], passages
             float(wh == "when" and (has_year or has_month)), float(wh == "how_many" and is_number),
             float(wh == "who" and capitalised),
             *(float(wh == name) for name in WH_CLASSES),
+            float(len(names)), names_missing, len(names - sentence_tokens) / len(names) if names else 0.0,
+            float(len(question_words - sentence)), longest_missing, float(negated),
+            float(negated != is_negated(sentence_text)), bigram_overlap,
+            question_word_distance(chunk.text, best.start, best.end, question_words),
         ]
         rows.append(row)
     return rows

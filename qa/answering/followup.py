@@ -2,7 +2,9 @@
 
 "Who funds it?" alone retrieves nothing useful; after "What is Stargate?" it should search for
 "What is Stargate? Who funds it?". The reader still reads only the follow-up itself, so the answer
-is a span for the question the user typed; only retrieval gets the context.
+is a span for the question the user typed; retrieval gets the context, and so do the answer calibrator's
+text features (how well the answer's sentence matches the question's words and names), which would
+otherwise judge "Who funds it?" by the one word "funds".
 
 The rule is deterministic and small, so it is easy to predict:
 

@@ -116,13 +116,15 @@ def calibrated_answer(
     alternatives: int,
     passages_read: int,
     retrieved: bool,
+    context: str | None = None,
 ) -> Answer:
     """Candidates ranked by the calibrator's probability of being right (each group's evidence from all its
     passages combined in its features); the best answers when at least `min_confidence` likely right. Below
     that it abstains, keeping the best guess as `candidates[0]` (`unsure`) when it reaches the guess floor."""
     groups = group_spans(spans)[:MAX_CANDIDATES]
-    probabilities = calibrator.probabilities(
-        candidate_features(question, groups, passages, passages_read=passages_read, retrieved=retrieved)) if groups else []
+    probabilities = (calibrator.probabilities(
+        candidate_features(question, groups, passages, passages_read=passages_read, retrieved=retrieved, context=context))
+        if groups else [])
     order = sorted(range(len(groups)), key=lambda i: (-probabilities[i], i))
     answers = [Answer(question, groups[i].best.text, groups[i].best.score, group_citations(groups[i]), threshold=threshold,
                       passages_read=passages_read, probability=float(probabilities[i]), min_confidence=min_confidence)
@@ -207,10 +209,11 @@ class PassageAnswerer:
         return self.reader.read(question, passages, top_n=top_n), len(passages)
 
     def answer_from_passages(self, question: str, passages: Sequence[Passage], *, threshold: float | None = None,
-                             min_confidence: float | None = None) -> Answer:
+                             min_confidence: float | None = None, context: str | None = None) -> Answer:
         """Read the given passages (already retrieved, or a question's own paragraph) and merge the spans
         into a cited answer. `threshold` (a span score) decides without a calibrator, `min_confidence`
-        (a probability; default `self.min_confidence`) with one."""
+        (a probability; default `self.min_confidence`) with one; `context` (what a follow-up leans on) feeds
+        only the calibrator's text features."""
         question = clean_question(question, self.config.max_question_chars)
         limit = self.reader.no_answer_threshold if threshold is None else checked_threshold(threshold)
         spans, read = self.read_spans(question, passages, limit=limit)
@@ -220,7 +223,8 @@ class PassageAnswerer:
         else:
             needed = self.min_confidence if min_confidence is None else check_probability("min_confidence", min_confidence)
             answer = calibrated_answer(question, spans, passages, self.calibrator, min_confidence=needed, threshold=limit,
-                                       alternatives=self.config.alternatives, passages_read=read, retrieved=self.retrieves)
+                                       alternatives=self.config.alternatives, passages_read=read, retrieved=self.retrieves,
+                                       context=context)
         return prefer_newer(answer) if self.config.prefer_newer else answer
 
 
@@ -277,7 +281,8 @@ class Assistant(PassageAnswerer):
         k = self.config.k if k is None else check_count("k", k)
         query = question if retrieval_query is None else clean_question(retrieval_query, self.config.max_question_chars)
         passages = self.retriever.search(query, k)
-        return self.answer_from_passages(question, passages, threshold=threshold, min_confidence=min_confidence)
+        return self.answer_from_passages(question, passages, threshold=threshold, min_confidence=min_confidence,
+                                         context=retrieval_query)
 
     def answer_many(self, questions: Sequence[str], *, k: int | None = None, threads: int = 1) -> list[Answer]:
         """Answers in the order of the questions."""

@@ -97,6 +97,20 @@ def embedder_graph_missing(embedder) -> bool:
     return not sentence_onnx_path(embedder.model_path, layout, **extra).is_file()
 
 
+def searching_embedder(target, embedder):
+    """The embedder that will search an existing FAISS index: `embedder`, or (for `auto`) its sibling of the
+    variant the index records, so an fp32 index warms the fp32 graph. An unreadable index gives `embedder`:
+    opening it says what is wrong, as it always did."""
+    from embeddings.index import IndexFileError, current_generation, read_manifest
+    from qa.indexing.stores import resolved
+
+    root = Path(resolved(target, embedder).location)
+    try:
+        return embedder.following(read_manifest(current_generation(root), root)["embedding_model"]["name"])
+    except IndexFileError:
+        return embedder
+
+
 def bundled_index_missing(config, embedder) -> bool:
     """Whether the config reads the bundled articles' FAISS index and it is not built yet."""
     target = config.index_target
@@ -126,6 +140,7 @@ def prepare(config, embedder, reader, out=None) -> list[tuple[str, float]]:
 
         if not index_exists(target, embedder):
             return []
+        embedder = searching_embedder(target, embedder)
     steps = []
     if embedder_graph_missing(embedder):
         steps.append(("building the embedding model's ONNX graph (once)", lambda: embedder.onnx_encoder))

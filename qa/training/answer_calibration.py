@@ -181,6 +181,10 @@ def candidate_table(records: Sequence[QuestionRecord], set_weights: dict[str, fl
             articles.append(article)
             weights.append(weight)
     width = len(FEATURE_NAMES)
+    if any(len(row) != width for row in rows):
+        other = next(len(row) for row in rows if len(row) != width)
+        raise ValueError(f"records saved with {other} features per candidate, this citeqa computes {width}: "
+                         "collect them again into another --data folder")
     return CandidateTable(np.asarray(rows, dtype=np.float64).reshape(-1, width), np.asarray(labels),
                           np.asarray(questions, dtype=np.int64), np.asarray(articles, dtype=np.int64), np.asarray(weights))
 
