@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from qa.training.train import CHECKPOINT_FILE, TrainingConfig, epoch_batches, export_checkpoint, model_for_training, answer_removed_contexts, perturbed_question_contexts, negative_contexts, train_reader
+from qa.training.train import CHECKPOINT_FILE, TrainingConfig, epoch_batches, export_checkpoint, model_for_training, answer_removed_contexts, perturbed_question_contexts, negative_contexts, train_reader, training_samples
 from qa.evaluation.datasets import QAExample
 from qa.evaluation.datasets import load_squad
 from qa.answering.reader import record_settings
@@ -101,6 +101,21 @@ def test_answer_removed_negatives_never_hold_an_answer(context, answer):
         assert [n.context for n in negatives] == ["It opens soon."]
     else:
         assert negatives == []
+
+
+def test_a_squad_2_question_marked_unanswerable_trains_as_a_negative_on_its_own_paragraph(squad_file, tmp_path):
+    data = json.loads(squad_file.read_text())
+    paragraph = data["data"][0]["paragraphs"][0]
+    paragraph["qas"].append({"id": "impossible", "question": "Where is the second data center being built?",
+                             "answers": [], "is_impossible": True,
+                             "plausible_answers": [{"text": "Abilene", "answer_start": 33}]})
+    v2 = tmp_path / "dev-v2.json"
+    v2.write_text(json.dumps(data))
+    samples = training_samples(make_config(v2, "base", tmp_path, negative_ratio=0.0))
+    assert len(samples) == 5
+    negative = [s for s in samples if s.question.startswith("Where is the second")]
+    assert [(s.context, s.answer_span) for s in negative] == [(paragraph["context"], (-1, -1))]
+    assert all(s.answer_span != (-1, -1) for s in samples if s is not negative[0])
 
 
 def test_answer_removed_ratio_picks_a_share_of_questions_deterministically():

@@ -170,8 +170,8 @@ def perturbed_question_contexts(examples: list[QAExample], ratio: float, seed: i
 
 
 def training_samples(config: TrainingConfig) -> list[TrainingSample]:
-    """Positive samples from every training file, then the same-article, answer-removed and
-    perturbed-question negatives."""
+    """Positive samples from every training file (and its questions marked unanswerable, as negatives), then
+    the same-article, answer-removed and perturbed-question negatives."""
     examples: list[QAExample] = []
     for name in config.train_files:
         examples.extend(load_squad(name))
@@ -179,7 +179,10 @@ def training_samples(config: TrainingConfig) -> list[TrainingSample]:
         examples = examples[: config.limit_questions]
     samples = []
     for ex in examples:
-        if not ex.answers or ex.context is None:
+        if ex.context is None:
+            continue
+        if not ex.answers:  # a SQuAD 2.0 question marked unanswerable: its own paragraph is a negative
+            samples.append(TrainingSample(ex.question, ex.context, (-1, -1)))
             continue
         span = normalise_answer_span(ex.context, ex.answers[0], ex.answer_starts[0])
         samples.append(TrainingSample(ex.question, ex.context, span))
