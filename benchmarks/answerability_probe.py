@@ -1,7 +1,7 @@
 """Does the reader know more about answerability than its logits show? A logistic probe on the reader's final
 [CLS] state, fitted on SQuAD v2.0 dev's first half (by article), against the span margin alone, scored by
-AUC (answerable vs not) on the second half (articles SQuAD v1.1 dev's first half holds left out, as in
-benchmarks/calibration.py):
+AUC (answerable vs not) on the second half (articles any set's first half holds left out:
+benchmarks/calibration.py's `fitted_articles`):
 
     python benchmarks/answerability_probe.py [--reader qa/models/reader]
 
@@ -58,6 +58,7 @@ def main() -> int:
     from sklearn.preprocessing import StandardScaler
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+    from benchmarks.calibration import fitted_articles
     from qa.evaluation.datasets import load_squad
     from qa.training.calibration import split_by_article
 
@@ -65,8 +66,8 @@ def main() -> int:
     tokenizer = AutoTokenizer.from_pretrained(args.reader)
     model = AutoModelForQuestionAnswering.from_pretrained(args.reader, dtype=torch.float32).eval()
     fit, held = split_by_article(load_squad(DATA / "squad-v2.0" / "dev-v2.0.json"))
-    seen = {e.title for e in split_by_article(load_squad(DATA / "squad-v1.1" / "dev-v1.1.json"))[0]}
-    held = [e for e in held if e.title not in seen]
+    seen = fitted_articles()
+    held = [e for e in held if (e.title or "") not in seen]
     fit_state, fit_margin = reader_signals(tokenizer, model, fit)
     held_state, held_margin = reader_signals(tokenizer, model, held)
     fit_y, held_y = np.array([bool(e.answers) for e in fit]), np.array([bool(e.answers) for e in held])

@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.answering.calibrator import AnswerCalibrator, load_calibrator  # noqa: E402
+from qa.answering.calibrator import load_calibrator, read_calibrator  # noqa: E402
 from qa.answering.reader import recorded_settings  # noqa: E402
 from qa.evaluation.metrics import expected_calibration_error  # noqa: E402
 from qa.training.answer_calibration import QuestionRecord, read_records  # noqa: E402
@@ -95,9 +95,7 @@ def unseen(records: list[QuestionRecord], seen: frozenset[str], left_out: dict, 
 
 
 def measure(data_dir: Path, reader_dir: Path, calibrator_file: Path | None = None) -> dict:
-    calibrator = (load_calibrator(reader_dir) if calibrator_file is None
-                  else AnswerCalibrator.from_dict(json.loads(calibrator_file.read_text(encoding="utf-8")),
-                                                  where=str(calibrator_file)))
+    calibrator = load_calibrator(reader_dir) if calibrator_file is None else read_calibrator(calibrator_file)
     if calibrator is None:
         raise SystemExit(f"no calibrator.json in {reader_dir}: run citeqa train-calibrator first")
     threshold = float(recorded_settings(reader_dir).get("no_answer_threshold", 0.0))

@@ -159,8 +159,12 @@ def model_from(data: dict, width: int = len(FEATURE_NAMES)) -> Trees | Logistic:
 def load_calibrator(model_dir: str | Path) -> AnswerCalibrator | None:
     """The calibrator shipped in a reader folder, None when it has none; a clear error when it is unusable."""
     path = Path(model_dir) / CALIBRATOR_FILE
-    if not path.is_file():
-        return None
+    return read_calibrator(path) if path.is_file() else None
+
+
+def read_calibrator(path: str | Path) -> AnswerCalibrator:
+    """A calibrator file, checked; a `CalibratorError` names what is wrong with it."""
+    path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
